@@ -1,0 +1,33 @@
+"""Plotting helpers shared by the chapters, so that notebook cells stay short."""
+import numpy as np
+
+
+def grid_over(x, steps=200, pad=0.5):
+    """A (steps*steps, 2) grid covering the 2-D points x with some padding, and its two mesh arrays."""
+    lo, hi = x.min(axis=0) - pad, x.max(axis=0) + pad
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
+    return np.column_stack([g0.ravel(), g1.ravel()]), g0, g1
+
+
+def decision_regions(ax, predict, x, y, steps=200, pad=0.5, alpha=0.25, cmap="coolwarm"):
+    """Shade the plane by predict(grid) (class labels or scores) and scatter the labelled points x, y."""
+    grid, g0, g1 = grid_over(x, steps, pad)
+    z = np.asarray(predict(grid)).reshape(g0.shape)
+    ax.contourf(g0, g1, z, alpha=alpha, cmap=cmap, levels=np.unique(z).size if z.dtype.kind in "iu" else 20)
+    ax.scatter(x[:, 0], x[:, 1], c=y, cmap=cmap, edgecolors="k", linewidths=0.4, s=18)
+    ax.set_xlim(g0.min(), g0.max())
+    ax.set_ylim(g1.min(), g1.max())
+    return ax
+
+
+def hyperplane(ax, w, b, **style):
+    """Draw the line w[0] x0 + w[1] x1 + b = 0 across the current axes limits."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    if abs(w[1]) > 1e-12:
+        xs = np.array([x0, x1])
+        ax.plot(xs, -(w[0] * xs + b) / w[1], **style)
+    elif abs(w[0]) > 1e-12:
+        ax.axvline(-b / w[0], **style)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return ax
