@@ -1,4 +1,10 @@
-"""The McCulloch-Pitts neuron and Rosenblatt's perceptron (chapter 1)."""
+"""The McCulloch-Pitts neuron and Rosenblatt's perceptron (chapter 1).
+
+A perceptron aggregates, z = x . w + b, then activates, y_hat = sign(z).  Its learning rule
+is stochastic subgradient descent on the perceptron criterion max(0, -y z), and on linearly
+separable data it makes at most (R / gamma)^2 mistakes (Novikoff), where R and gamma are
+measured with the bias folded into the weights (``augment``).
+"""
 import numpy as np
 
 from lib.activations import sign, step
@@ -15,19 +21,50 @@ def mp_neuron(x, w, theta):
     return step(x @ np.asarray(w, dtype=float) - theta)
 
 
-def perceptron_predict(x, w, b):
-    """y_hat = sign(x @ w + b): aggregation, then activation.  x: (N, D); w: (D,); b: scalar."""
+def _check_x_w(name, x, w):
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != len(w):
-        raise ValueError(f"perceptron expects x of shape (N, {len(w)}), got {x.shape}")
+        raise ValueError(f"{name} expects x of shape (N, {len(w)}), got {x.shape}")
+    return x
+
+
+def perceptron_score(x, w, b):
+    """The aggregation z = x @ w + b.  x: (N, D); w: (D,); b: scalar.  Returns z (N,)."""
+    return _check_x_w("perceptron_score", x, w) @ np.asarray(w, dtype=float) + b
+
+
+def perceptron_predict(x, w, b):
+    """y_hat = sign(x @ w + b): aggregation, then activation.  x: (N, D); w: (D,); b: scalar."""
+    x = _check_x_w("perceptron", x, w)
     return sign(x @ w + b)
 
 
-def perceptron_train(x, y, rng, lr=1.0, max_epochs=100):
+def perceptron_loss(x, y, w, b):
+    """The perceptron criterion L = (1/N) sum_n max(0, -y_n z_n) with z = x @ w + b, and a subgradient.
+
+    x: (N, D); y: (N,) in {-1, +1}; w: (D,); b: scalar.  Returns L, dw (D,), db.
+    A point with y z <= 0 contributes -y x to N dw and -y to N db.  At the kink y z = 0 any
+    multiple t (-y x), 0 <= t <= 1, is a subgradient; taking t = 1 makes one step of size lr on a
+    single point exactly Rosenblatt's update, which is what lets training start from w = 0.
+    """
+    x = _check_x_w("perceptron_loss", x, w)
+    y = np.asarray(y, dtype=float)
+    if y.shape != (x.shape[0],):
+        raise ValueError(f"perceptron_loss expects y of shape ({x.shape[0]},), got {y.shape}")
+    n = x.shape[0]
+    yz = y * (x @ w + b)
+    dz = np.where(yz <= 0, -y, 0.0) / n
+    return float(np.sum(np.maximum(0.0, -yz)) / n), x.T @ dz, float(dz.sum())
+
+
+def perceptron_train(x, y, rng, lr=1.0, max_epochs=100, history=None):
     """Rosenblatt's rule: for each misclassified (x_i, y_i), w <- w + lr y_i x_i and b <- b + lr y_i.
 
     x: (N, D); y: (N,) in {-1, +1}; rng shuffles the order each epoch.
+    history: an optional list; each update appends (epoch, i, w, b) with the weights after it.
     Returns w (D,), b, the number of updates (mistakes), and whether an epoch passed without one.
+    The bias is a weight on a constant input 1, so this run is the same as a run without bias on
+    augment(x); the mistake bound is stated for that augmented problem.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -36,7 +73,7 @@ def perceptron_train(x, y, rng, lr=1.0, max_epochs=100):
     if not np.all(np.isin(y, (-1.0, 1.0))):
         raise ValueError("perceptron_train expects labels in {-1, +1}")
     w, b, mistakes = np.zeros(x.shape[1]), 0.0, 0
-    for _ in range(max_epochs):
+    for epoch in range(max_epochs):
         clean = True
         for i in rng.permutation(len(x)):
             if y[i] * (x[i] @ w + b) <= 0:  # on the boundary counts as a mistake, so training starts at w = 0
@@ -44,11 +81,44 @@ def perceptron_train(x, y, rng, lr=1.0, max_epochs=100):
                 b += lr * y[i]
                 mistakes += 1
                 clean = False
+                if history is not None:
+                    history.append((epoch, int(i), w.copy(), b))
         if clean:
             return w, b, mistakes, True
     return w, b, mistakes, False
 
 
-def margin(x, y, w):
-    """gamma = min_i y_i (x_i . w) / ||w||, the distance of the closest point to the hyperplane x . w = 0."""
-    return float(np.min(y * (x @ w)) / np.linalg.norm(w))
+def augment(x):
+    """Append a constant feature 1: x (N, D) -> (N, D + 1), so x . w + b = augment(x) . (w, b)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"augment expects x of shape (N, D), got {x.shape}")
+    return np.column_stack([x, np.ones(len(x))])
+
+
+def signed_distance(x, w, b=0.0):
+    """(x . w + b) / ||w||: the signed distance of each row of x (N, D) to the hyperplane x . w + b = 0."""
+    w = np.asarray(w, dtype=float)
+    norm = np.linalg.norm(w)
+    if norm == 0:
+        raise ValueError("signed_distance needs w != 0: the hyperplane x . w + b = 0 is undefined for w = 0")
+    return perceptron_score(x, w, b) / norm
+
+
+def margin(x, y, w, b=0.0):
+    """gamma = min_i y_i (x_i . w + b) / ||w||, the distance of the closest point to the hyperplane
+    (negative when some point is on the wrong side)."""
+    return float(np.min(np.asarray(y) * signed_distance(x, w, b)))
+
+
+def mistake_bound(x, y, u):
+    """Novikoff's bound (R / gamma)^2 for a separator u through the origin.
+
+    x: (N, D) (augment it first if the data need a bias); y: (N,); u: (D,) any nonzero separator.
+    R = max_i ||x_i||, gamma = margin(x, y, u).  Raises ValueError if u does not separate the data.
+    """
+    gamma = margin(x, y, u)
+    if gamma <= 0:
+        raise ValueError(f"mistake_bound needs a separator with positive margin, got gamma = {gamma:.3g}")
+    r = np.max(np.linalg.norm(np.asarray(x, dtype=float), axis=1))
+    return float((r / gamma) ** 2)
