@@ -1,0 +1,374 @@
+"""Convolution and pooling on NCHW image batches, as forward/backward pairs (chapter 3).
+
+Shapes: x (N, C, H, W) images; w (F, C, KH, KW) kernels; b (F,) biases; out (N, F, HO, WO)
+with HO = floor((H + 2 pad - KH) / stride) + 1 (``conv_output_size``).  Like every framework
+we compute the cross-correlation out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q]
+x_pad[n, c, i stride + p, j stride + q]; flipping the kernel would give the textbook convolution.
+
+Float32 inputs give float32 results; anything else is computed in float64.
+``conv2d_naive`` is the loop that states the definition; ``conv2d_forward`` computes the same
+numbers with one matrix product over ``im2col``'s patch matrix, and its backward pass is two
+more products plus a scatter-add (col2im) of the patch gradients back onto the image.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from lib import init
+from lib.nn import Module
+
+
+def _floating(a):
+    a = np.asarray(a)
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+
+
+def _check_stride_pad(name, stride, pad):
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride <= 0:
+        raise ValueError(f"{name} expects a positive integer stride, got {stride!r}")
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ValueError(f"{name} expects a non-negative integer pad, got {pad!r}")
+
+
+def conv_output_size(size, kernel, stride=1, pad=0):
+    """floor((size + 2 pad - kernel) / stride) + 1: how many kernel positions fit along one axis.
+
+    Raises ValueError if the kernel is larger than the padded input.  Chapter 3.
+    """
+    _check_stride_pad("conv_output_size", stride, pad)
+    if kernel <= 0:
+        raise ValueError(f"conv_output_size expects a positive kernel size, got {kernel}")
+    if kernel > size + 2 * pad:
+        raise ValueError(f"a kernel of size {kernel} does not fit an input of size {size} "
+                         f"padded by {pad} on each side (padded size {size + 2 * pad})")
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _output_hw(name, h, w, kh, kw, stride, pad):
+    _check_stride_pad(name, stride, pad)
+    if kh > h + 2 * pad or kw > w + 2 * pad:
+        raise ValueError(f"{name}: a {kh}x{kw} window does not fit the {h}x{w} input padded by {pad} "
+                         f"(padded {h + 2 * pad}x{w + 2 * pad})")
+    return (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
+
+
+def _pad(x, pad):
+    if pad == 0:
+        return x
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad:pad + h, pad:pad + w] = x
+    return xp
+
+
+def _patches(xp, kh, kw, stride, ho, wo):
+    """A read-only view (C, KH, KW, N, HO, WO) of the padded input: [c, p, q, n, i, j] = xp[n, c, i s + p, j s + q]."""
+    sn, sc, sh, sw = xp.strides
+    n, c = xp.shape[:2]
+    return as_strided(xp, (c, kh, kw, n, ho, wo), (sc, sh, sw, sn, sh * stride, sw * stride), writeable=False)
+
+
+def im2col(x, kh, kw, stride=1, pad=0):
+    """The patch matrix cols (C*KH*KW, N*HO*WO): one column per output position, one row per kernel entry.
+
+    Row c*KH*KW + p*KW + q and column n*HO*WO + i*WO + j hold x_pad[n, c, i*stride + p, j*stride + q],
+    so w.reshape(F, -1) @ cols is the whole convolution as a single matrix product.  Chapter 3.
+    """
+    x = _floating(x)
+    if x.ndim != 4:
+        raise ValueError(f"im2col expects x of shape (N, C, H, W), got {x.shape}")
+    n, c, h, w = x.shape
+    ho, wo = _output_hw("im2col", h, w, kh, kw, stride, pad)
+    # the reshape is the one copy: each pixel appears in up to KH*KW columns
+    return _patches(_pad(x, pad), kh, kw, stride, ho, wo).reshape(c * kh * kw, n * ho * wo)
+
+
+def _check_conv_args(x, w, b, stride, pad):
+    if w.ndim != 4:
+        raise ValueError(f"conv2d expects w of shape (F, C, KH, KW), got {w.shape}")
+    f, c, kh, kw = w.shape
+    if b.shape != (f,):
+        raise ValueError(f"conv2d expects b of shape (F,) with F={f} to match w, got {b.shape}")
+    if x.ndim != 4:
+        raise ValueError(f"conv2d expects x of shape (N, C, H, W), got {x.shape}")
+    if x.shape[1] != c:
+        raise ValueError(f"conv2d expects x of shape (N, C, H, W) with C={c} to match w, got {x.shape}")
+    return _output_hw("conv2d", x.shape[2], x.shape[3], kh, kw, stride, pad)
+
+
+def conv2d_naive(x, w, b, stride=1, pad=0):
+    """The definition as a loop over output positions: out[:, :, i, j] = <patch at (i, j), w> + b.
+
+    x (N, C, H, W), w (F, C, KH, KW), b (F,).  Returns out (N, F, HO, WO), no cache: this is
+    the reference the fast version is tested against.  Chapter 3.
+    """
+    x, w, b = _floating(x), _floating(w), _floating(b)
+    ho, wo = _check_conv_args(x, w, b, stride, pad)
+    xp = _pad(x, pad)
+    kh, kw = w.shape[2:]
+    out = np.empty((x.shape[0], w.shape[0], ho, wo), dtype=np.result_type(x, w, b))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]  # (N, C, KH, KW)
+            out[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+
+
+def conv2d_forward(x, w, b, stride=1, pad=0):
+    """out = w * x + b (cross-correlation), computed as w.reshape(F, -1) @ im2col(x).
+
+    x (N, C, H, W), w (F, C, KH, KW), b (F,).  Returns out (N, F, HO, WO) and the cache.  Chapter 3.
+    """
+    x, w, b = _floating(x), _floating(w), _floating(b)
+    ho, wo = _check_conv_args(x, w, b, stride, pad)
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    cols = _patches(_pad(x, pad), kh, kw, stride, ho, wo).reshape(c * kh * kw, n * ho * wo)
+    out = w.reshape(f, -1) @ cols            # (F, N*HO*WO): one GEMM for the whole batch
+    out += b[:, None]
+    out = np.ascontiguousarray(out.reshape(f, n, ho, wo).transpose(1, 0, 2, 3))
+    return out, (x.shape, w, cols, stride, pad)
+
+
+def conv2d_backward(dout, cache):
+    """Given dout = dL/dout (N, F, HO, WO), return dx (N, C, H, W), dw (F, C, KH, KW), db (F,).
+
+    With D = dout as (F, N*HO*WO): dw = D @ cols^T and dcols = W^T @ D; each column of dcols is
+    the gradient of one patch, and col2im adds it back where the patch came from.  Chapter 3.
+    """
+    x_shape, w, cols, stride, pad = cache
+    n, c, h, wd = x_shape
+    f, _, kh, kw = w.shape
+    ho, wo = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    if dout.shape != (n, f, ho, wo):
+        raise ValueError(f"conv2d backward expects dout of shape {(n, f, ho, wo)}, got {dout.shape}")
+    d = dout.transpose(1, 0, 2, 3).reshape(f, -1).astype(cols.dtype, copy=False)
+    db = d.sum(axis=1)
+    dw = (d @ cols.T).reshape(w.shape)
+    dcols = (w.reshape(f, -1).T @ d).reshape(c, kh, kw, n, ho, wo)
+    dxp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad), dtype=cols.dtype)
+    for p in range(kh):              # col2im: KH*KW vectorised adds, one per kernel offset
+        for q in range(kw):
+            dxp[:, :, p:p + stride * (ho - 1) + 1:stride, q:q + stride * (wo - 1) + 1:stride] += \
+                dcols[:, p, q].transpose(1, 0, 2, 3)
+    return dxp[:, :, pad:pad + h, pad:pad + wd], dw, db
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling.  Each window of size x size pixels, placed every `stride` pixels, becomes one output.
+# The windows are visited as size*size strided views, one per offset (p, q) inside the window:
+# view[n, c, i, j] = x[n, c, i stride + p, j stride + q].  Rows or columns that no window
+# reaches (when (H - size) is not a multiple of the stride) are dropped, as in every framework.
+
+
+def _check_pool(name, x, size, stride):
+    x = _floating(x)
+    if x.ndim != 4:
+        raise ValueError(f"{name} expects x of shape (N, C, H, W), got {x.shape}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise ValueError(f"{name} expects a positive integer window size, got {size!r}")
+    stride = size if stride is None else stride
+    ho, wo = _output_hw(name, x.shape[2], x.shape[3], size, size, stride, 0)
+    return x, stride, ho, wo
+
+
+def _offset_view(a, p, q, stride, ho, wo):
+    return a[:, :, p:p + stride * (ho - 1) + 1:stride, q:q + stride * (wo - 1) + 1:stride]
+
+
+def maxpool_forward(x, size=2, stride=None):
+    """out = the maximum of each size x size window (stride defaults to size).
+
+    x (N, C, H, W).  Returns out (N, C, HO, WO) and the cache, which remembers each window's
+    argmax (the first one on ties, as PyTorch).  Chapter 3.
+    """
+    x, stride, ho, wo = _check_pool("maxpool", x, size, stride)
+    out = _offset_view(x, 0, 0, stride, ho, wo).copy()
+    arg = np.zeros(out.shape, dtype=np.int16)
+    for k in range(1, size * size):
+        v = _offset_view(x, k // size, k % size, stride, ho, wo)
+        bigger = v > out                     # strict: an earlier maximum keeps the gradient
+        np.copyto(out, v, where=bigger)
+        arg[bigger] = k
+    return out, (x.shape, x.dtype, arg, size, stride)
+
+
+def maxpool_backward(dout, cache):
+    """dx: each window's dout goes to its argmax, every other pixel gets 0 (max is locally a selection)."""
+    x_shape, dtype, arg, size, stride = cache
+    if dout.shape != arg.shape:
+        raise ValueError(f"maxpool backward expects dout of shape {arg.shape}, got {dout.shape}")
+    dx = np.zeros(x_shape, dtype=dtype)
+    ho, wo = arg.shape[2:]
+    for k in range(size * size):
+        _offset_view(dx, k // size, k % size, stride, ho, wo)[...] += np.where(arg == k, dout, 0)
+    return dx
+
+
+def sumpool_forward(x, size=2, stride=None):
+    """out = the sum of each size x size window.  x (N, C, H, W); returns out (N, C, HO, WO), cache.  Chapter 3."""
+    x, stride, ho, wo = _check_pool("sumpool", x, size, stride)
+    out = _offset_view(x, 0, 0, stride, ho, wo).copy()
+    for k in range(1, size * size):
+        out += _offset_view(x, k // size, k % size, stride, ho, wo)
+    return out, (x.shape, x.dtype, size, stride)
+
+
+def sumpool_backward(dout, cache):
+    """dx: every pixel of a window receives that window's dout (overlapping windows add up)."""
+    x_shape, dtype, size, stride = cache
+    n, c, h, w = x_shape
+    ho, wo = (h - size) // stride + 1, (w - size) // stride + 1
+    if dout.shape != (n, c, ho, wo):
+        raise ValueError(f"pool backward expects dout of shape {(n, c, ho, wo)}, got {dout.shape}")
+    dx = np.zeros(x_shape, dtype=dtype)
+    for k in range(size * size):
+        _offset_view(dx, k // size, k % size, stride, ho, wo)[...] += dout
+    return dx
+
+
+def avgpool_forward(x, size=2, stride=None):
+    """out = the mean of each size x size window: sum pooling divided by size^2.  Chapter 3."""
+    x, stride, _, _ = _check_pool("avgpool", x, size, stride)
+    out, cache = sumpool_forward(x, size, stride)
+    out /= size * size
+    return out, cache
+
+
+def avgpool_backward(dout, cache):
+    """dx: every pixel of a window receives dout / size^2."""
+    return sumpool_backward(dout / (cache[2] ** 2), cache)
+
+
+def stochastic_pool_forward(x, size, rng, stride=None, train=True):
+    """Stochastic pooling (Zeiler & Fergus, 2013) of non-negative activations a (e.g. after ReLU).
+
+    In each window p_k = a_k / sum_j a_j.  Training (train=True): out = a_k for one position k
+    sampled with probability p_k (rng: numpy.random.Generator; an all-zero window outputs 0 from
+    its last position).  Test time: the expectation out = sum_k p_k a_k = sum_k a_k^2 / sum_j a_j
+    (0 for an all-zero window).  x (N, C, H, W); returns out (N, C, HO, WO) and the cache.  Chapter 3.
+    """
+    x, stride, ho, wo = _check_pool("stochastic_pool", x, size, stride)
+    if x.size and x.min() < 0:
+        raise ValueError(f"stochastic_pool expects non-negative activations (e.g. after ReLU), got min {x.min()}")
+    views = [_offset_view(x, k // size, k % size, stride, ho, wo) for k in range(size * size)]
+    total = np.zeros((x.shape[0], x.shape[1], ho, wo), dtype=x.dtype)
+    for v in views:
+        total += v
+    if not train:
+        sq = np.zeros_like(total)
+        for v in views:
+            sq += v * v
+        safe = np.where(total > 0, total, 1)
+        out = np.where(total > 0, sq / safe, 0)
+        return out, (x, size, stride, None, out, safe)
+    # inverse-CDF sampling: k = number of positions whose running sum stays <= u * total
+    threshold = rng.random(total.shape) * total
+    running = np.zeros_like(total)
+    arg = np.zeros(total.shape, dtype=np.int16)
+    for v in views:
+        running += v
+        arg += running <= threshold
+    np.minimum(arg, size * size - 1, out=arg)
+    out = np.zeros_like(total)
+    for k, v in enumerate(views):
+        np.copyto(out, v, where=arg == k)
+    return out, (x, size, stride, arg, None, None)
+
+
+def stochastic_pool_backward(dout, cache):
+    """Training: dout goes to the sampled position (the sample is held fixed, as for max pooling).
+
+    Test time: d/da_k (sum_j a_j^2 / S) = (2 a_k - out) / S with S = sum_j a_j; 0 on all-zero windows.
+    """
+    x, size, stride, arg, out, total = cache
+    ho, wo = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
+    if dout.shape != (x.shape[0], x.shape[1], ho, wo):
+        raise ValueError(f"stochastic_pool backward expects dout of shape {(x.shape[0], x.shape[1], ho, wo)}, "
+                         f"got {dout.shape}")
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    for k in range(size * size):
+        view = _offset_view(dx, k // size, k % size, stride, ho, wo)
+        if arg is not None:
+            view += np.where(arg == k, dout, 0)
+        else:
+            a = _offset_view(x, k // size, k % size, stride, ho, wo)
+            view += np.where(out > 0, dout * (2 * a - out) / total, 0)
+    return dx
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules for lib.nn.Sequential and lib.nn.fit.
+
+
+class Conv2D(Module):
+    """A convolution layer with He-initialised kernels w (F, C, KH, KW) and zero biases b (F,)."""
+
+    def __init__(self, c_in, c_out, kernel, rng, stride=1, pad=0):
+        kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
+        _check_stride_pad("Conv2D", stride, pad)
+        self.w = init.he_normal((c_out, c_in, kh, kw), rng)
+        self.b = np.zeros(c_out)
+        self.stride, self.pad = stride, pad
+        self._grads = {}
+
+    def forward(self, x):
+        out, self.cache = conv2d_forward(x, self.w, self.b, self.stride, self.pad)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = conv2d_backward(dout, self.cache)
+        self._grads = {"w": dw, "b": db}
+        return dx
+
+    def params(self):
+        return {"w": self.w, "b": self.b}
+
+    def grads(self):
+        return self._grads
+
+
+class _Pool(Module):
+    def __init__(self, size=2, stride=None):
+        self.size, self.stride = size, stride
+
+    def forward(self, x):
+        out, self.cache = self._forward(x, self.size, self.stride)
+        return out
+
+    def backward(self, dout):
+        return self._backward(dout, self.cache)
+
+
+class MaxPool2D(_Pool):
+    """Max pooling over size x size windows (stride defaults to size)."""
+    _forward, _backward = staticmethod(maxpool_forward), staticmethod(maxpool_backward)
+
+
+class AvgPool2D(_Pool):
+    """Average pooling over size x size windows (stride defaults to size)."""
+    _forward, _backward = staticmethod(avgpool_forward), staticmethod(avgpool_backward)
+
+
+class StochasticPool2D(Module):
+    """Stochastic pooling: sampled in training mode, the probability-weighted average in eval mode."""
+
+    def __init__(self, size, rng, stride=None):
+        self.size, self.rng, self.stride = size, rng, stride
+
+    def forward(self, x):
+        out, self.cache = stochastic_pool_forward(x, self.size, self.rng, self.stride, train=self.training)
+        return out
+
+    def backward(self, dout):
+        return stochastic_pool_backward(dout, self.cache)
+
+
+class Flatten(Module):
+    """(N, C, H, W) -> (N, C*H*W), so a Linear layer can follow the convolutions."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.shape)
