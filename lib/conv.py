@@ -178,29 +178,40 @@ def _offset_view(a, p, q, stride, ho, wo):
 def maxpool_forward(x, size=2, stride=None):
     """out = the maximum of each size x size window (stride defaults to size).
 
-    x (N, C, H, W).  Returns out (N, C, HO, WO) and the cache, which remembers each window's
-    argmax (the first one on ties, as PyTorch).  Chapter 3.
+    x (N, C, H, W).  Returns out (N, C, HO, WO) and the cache (x and out themselves: the
+    backward pass finds each window's argmax by comparing them).  Chapter 3.
     """
     x, stride, ho, wo = _check_pool("maxpool", x, size, stride)
     out = _offset_view(x, 0, 0, stride, ho, wo).copy()
-    arg = np.zeros(out.shape, dtype=np.int16)
     for k in range(1, size * size):
-        v = _offset_view(x, k // size, k % size, stride, ho, wo)
-        bigger = v > out                     # strict: an earlier maximum keeps the gradient
-        np.copyto(out, v, where=bigger)
-        arg[bigger] = k
-    return out, (x.shape, x.dtype, arg, size, stride)
+        np.maximum(out, _offset_view(x, k // size, k % size, stride, ho, wo), out=out)
+    return out, (x, out, size, stride)
 
 
 def maxpool_backward(dout, cache):
-    """dx: each window's dout goes to its argmax, every other pixel gets 0 (max is locally a selection)."""
-    x_shape, dtype, arg, size, stride = cache
-    if dout.shape != arg.shape:
-        raise ValueError(f"maxpool backward expects dout of shape {arg.shape}, got {dout.shape}")
-    dx = np.zeros(x_shape, dtype=dtype)
-    ho, wo = arg.shape[2:]
-    for k in range(size * size):
-        _offset_view(dx, k // size, k % size, stride, ho, wo)[...] += np.where(arg == k, dout, 0)
+    """dx: each window's dout goes to its argmax (the first one on ties, as PyTorch); other pixels get 0.
+
+    Locally the max is a selection of one input, so its derivative is 1 there and 0 elsewhere.
+    """
+    x, out, size, stride = cache
+    if dout.shape != out.shape:
+        raise ValueError(f"maxpool backward expects dout of shape {out.shape}, got {dout.shape}")
+    ho, wo = out.shape[2:]
+    offsets = [(k // size, k % size) for k in range(size * size)]
+    hits = [_offset_view(x, p, q, stride, ho, wo) == out for p, q in offsets]
+    if sum(np.count_nonzero(h) for h in hits) != out.size:  # a tie somewhere: keep each window's first maximum
+        taken = hits[0].copy()
+        for h in hits[1:]:
+            h &= ~taken
+            taken |= h
+    tiled = stride == size and x.shape[2:] == (ho * size, wo * size)  # every pixel in exactly one window
+    dx = np.empty_like(x) if tiled else np.zeros_like(x)
+    for (p, q), h in zip(offsets, hits):
+        view = _offset_view(dx, p, q, stride, ho, wo)
+        if stride < size:                    # overlapping windows: a pixel can collect several gradients
+            view += h * dout
+        else:
+            np.multiply(h, dout, out=view)
     return dx
 
 

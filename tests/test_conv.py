@@ -277,3 +277,19 @@ def test_rel_error_of_float32_conv_is_small(rng):
     out64, _ = conv.conv2d_forward(x, w, b, stride=2, pad=1)
     out32, _ = conv.conv2d_forward(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), stride=2, pad=1)
     assert rel_error(out32, out64) < 1e-6
+
+
+@pytest.mark.parametrize("shape, size, stride", [((2, 3, 6, 8), 2, None), ((2, 2, 7, 5), 3, None),
+                                                 ((2, 2, 7, 6), 3, 2), ((1, 2, 5, 5), 2, 1)])
+def test_maxpool_ties_match_a_loop_over_windows(shape, size, stride, rng):
+    x = rng.integers(0, 3, size=shape).astype(float)  # many ties, as after a ReLU
+    stride = stride or size
+    out, cache = conv.maxpool_forward(x, size, stride)
+    dout = rng.normal(size=out.shape)
+    expected = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(out.shape):
+        window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        p, q = divmod(int(np.argmax(window)), size)  # np.argmax returns the first maximum
+        assert out[n, c, i, j] == window.max()
+        expected[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
+    np.testing.assert_allclose(conv.maxpool_backward(dout, cache), expected, rtol=1e-14, atol=1e-14)
