@@ -31,3 +31,32 @@ def hyperplane(ax, w, b, **style):
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     return ax
+
+
+def probability_image(ax, predict_proba, x, y, steps=60, pad=0.5, cmap="coolwarm"):
+    """Shade the plane by predict_proba(grid), a probability in [0, 1] per point, and scatter x, y.
+
+    A cheap image (imshow) rather than contours, so that widgets can draw dozens of frames.
+    Returns the image, for a colorbar.
+    """
+    grid, g0, g1 = grid_over(x, steps, pad)
+    p = np.asarray(predict_proba(grid), dtype=float).reshape(g0.shape)
+    extent = (g0.min(), g0.max(), g1.min(), g1.max())
+    im = ax.imshow(p, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=1, alpha=0.45, aspect="auto")
+    ax.contour(g0, g1, p, levels=[0.5], colors="k", linewidths=0.8)
+    ax.scatter(x[:, 0], x[:, 1], c=y, cmap=cmap, edgecolors="k", linewidths=0.3, s=10)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    return im
+
+
+def loss_curves(ax, curves, logy=True, xlabel="epoch", ylabel="loss"):
+    """Plot named curves {label: sequence} against 1, 2, ...; a log scale suits losses."""
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize="small")
+    return ax
