@@ -91,3 +91,31 @@ def test_explore_makes_one_frame_per_combination_and_a_working_slider():
     assert "text/html" in bundle and "application/vnd.jupyter.widget-view+json" in bundle
     with pytest.raises(ValueError, match="frames"):
         widgets.explore(draw, a=range(30), b=range(30))
+
+
+def test_frames_are_palette_pngs_close_to_the_full_colour_figure():
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    def fig():
+        f, ax = plt.subplots(figsize=(3, 2))
+        ax.plot(np.linspace(0, 1, 50), np.linspace(0, 1, 50) ** 2)
+        ax.set_title("a frame")
+        return f
+
+    full = io.BytesIO()
+    f = fig()
+    f.savefig(full, format="png", dpi=72, bbox_inches="tight")
+    plt.close(f)
+    png = base64.b64decode(widgets.figure_to_png(fig()).split(",", 1)[1])
+    assert len(png) < len(full.getvalue())
+    small, exact = Image.open(io.BytesIO(png)), Image.open(full).convert("RGB")
+    assert small.mode == "P" and small.size == exact.size
+    diff = np.abs(np.asarray(small.convert("RGB"), int) - np.asarray(exact, int))
+    assert diff.mean() < 1.0  # out of 255: the picture is the same to the eye
