@@ -77,5 +77,14 @@ pdf: $(STAMP) $(MATHJAX) browser
 	  status=$$?; rm -rf $$profile; exit $$status
 	@test -s _build/pdf/book.pdf && echo "PDF: _build/pdf/book.pdf"
 
+# The student version of every assignment under assignments/source/ (solutions and hidden tests
+# removed) into assignments/release/, with nbgrader; README's teacher's guide has the next steps.
+# nbgrader runs the venv's alembic, so the venv's bin/ goes first on PATH.
+.PHONY: assignments
+assignments: $(STAMP)
+	cd assignments && for a in source/*/; do \
+	  PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment "$$(basename $$a)" --force || exit 1; \
+	done
+
 clean:
 	rm -rf _build
