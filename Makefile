@@ -88,3 +88,17 @@ assignments: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# lib.conv against PyTorch's CPU kernels (benchmarks/bench_conv.py; the README's Benchmark section).
+# PyTorch lives only in benchmarks/.venv, built from benchmarks/requirements.txt (one pinned CPU
+# wheel); the book's .venv never sees it.
+BENCH_VENV := benchmarks/.venv
+.PHONY: bench
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/bench_conv.py
+
+$(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-build-isolation --no-deps -e .
+	touch $@
