@@ -7,7 +7,10 @@ already been declared") on every page.  Here each page keeps one copy of every s
 MyST-NB also embeds the notebook's ipywidgets state (about 100 kB a chapter) for a widget
 manager to render.  The book loads none (``nb_ipywidgets_js: {}``: its figures show their
 plain-JavaScript view), so that state is dropped from the page.
+
+nnbook-print.css (in static/) lays out printed pages for `make pdf`.
 """
+from pathlib import Path
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -29,7 +32,13 @@ def _tidy_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = kept
 
 
+def _add_static(app, config):
+    config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app):
+    app.connect("config-inited", _add_static)
+    app.add_css_file("nnbook-print.css", media="print")
     # After the themes and extensions have added their scripts for the page.
     app.connect("html-page-context", _tidy_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
