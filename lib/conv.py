@@ -241,7 +241,7 @@ def conv2d_backward(dout, cache):
         np.matmul(wt, d, out=dcols)
         dc = np.reshape(dcols, (lay.c, lay.kh, lay.kw, m, lay.ho, lay.wl), copy=False)
         dx = dxp[n0:n1]
-        if st == 1:                          # col2im over flat padded images: long contiguous runs
+        if st == 1 and lay.wl == lay.wp:     # col2im over flat padded images: long contiguous runs
             flat = np.reshape(dx, (m, lay.c, -1), copy=False)
             for p in range(lay.kh):
                 for q in range(lay.kw):

@@ -293,3 +293,26 @@ def test_maxpool_ties_match_a_loop_over_windows(shape, size, stride, rng):
         assert out[n, c, i, j] == window.max()
         expected[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
     np.testing.assert_allclose(conv.maxpool_backward(dout, cache), expected, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 2), (2, 1)])
+def test_conv2d_split_into_many_chunks_gives_the_same_numbers(stride, pad, rng, monkeypatch):
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 1)  # one sample per chunk: every chunk boundary is exercised
+    args = [rng.normal(size=(5, 2, 7, 6)), rng.normal(size=(3, 2, 3, 2)), rng.normal(size=3), stride, pad]
+    out, _ = conv.conv2d_forward(*args)
+    np.testing.assert_allclose(out, conv.conv2d_naive(*args), rtol=1e-12, atol=1e-12)
+    assert check_layer(conv.conv2d_forward, conv.conv2d_backward, args, rng) < 1e-7
+
+
+def test_interleaved_calls_keep_their_own_caches(rng):
+    # the fast path reuses scratch buffers between calls; caches must never point into them
+    xa, wa, ba = rng.normal(size=(3, 2, 8, 8)), rng.normal(size=(4, 2, 3, 3)), rng.normal(size=4)
+    xb, wb, bb = rng.normal(size=(2, 4, 6, 6)), rng.normal(size=(2, 4, 2, 2)), rng.normal(size=2)
+    out_a, cache_a = conv.conv2d_forward(xa, wa, ba, pad=1)
+    expected = conv.conv2d_backward(np.ones_like(out_a), cache_a)
+    out_a2, cache_a = conv.conv2d_forward(xa, wa, ba, pad=1)
+    out_b, cache_b = conv.conv2d_forward(xb, wb, bb)
+    conv.conv2d_backward(np.ones_like(out_b), cache_b)
+    for got, want in zip(conv.conv2d_backward(np.ones_like(out_a), cache_a), expected):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(out_a, out_a2)
