@@ -7,8 +7,9 @@ x_pad[n, c, i stride + p, j stride + q]; flipping the kernel would give the text
 
 Float32 inputs give float32 results; anything else is computed in float64.
 ``conv2d_naive`` is the loop that states the definition; ``conv2d_forward`` computes the same
-numbers with one matrix product over ``im2col``'s patch matrix, and its backward pass is two
-more products plus a scatter-add (col2im) of the patch gradients back onto the image.
+numbers as a matrix product with ``im2col``'s patch matrix, and its backward pass is two more
+products plus a scatter-add (col2im) of the patch gradients back onto the image.  The notes
+above ``conv2d_forward`` say how the fast version arranges that work.
 """
 import threading
 
