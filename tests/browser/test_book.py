@@ -150,8 +150,10 @@ def _search_term():
         return hits
 
     stem = snowballstemmer.stemmer("porter").stemWord
-    soup = BeautifulSoup(page_file(last).read_text(encoding="utf-8"), "html.parser")
-    words = sorted(set(re.findall(r"\b[a-z]{7,}\b", soup.select_one("main").get_text(" "))), key=lambda w: (-len(w), w))
+    main = BeautifulSoup(page_file(last).read_text(encoding="utf-8"), "html.parser").select_one("main")
+    for node in main.select("pre, code, .highlight, .math, script, style"):
+        node.decompose()  # a word of the prose, not an identifier from a code cell
+    words = sorted(set(re.findall(r"\b[a-z]{7,}\b", main.get_text(" "))), key=lambda w: (-len(w), w))
     for word in words:
         s = stem(word)
         if postings(index["terms"], s) == {target} and not postings(index["titleterms"], s) - {target}:
