@@ -34,8 +34,9 @@ book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 # lib's unit tests, every notebook under chapters/ through nbval, then the book build.
+# Two pytest workers on two cores: each worker's BLAS gets one thread, so they do not oversubscribe.
 test: $(STAMP) book
-	$(BIN)/python -m pytest -n 2 tests chapters
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests chapters
 	$(MAKE) --no-print-directory test-browser
 
 test-lib: $(STAMP)
