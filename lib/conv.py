@@ -117,9 +117,11 @@ def conv2d_naive(x, w, b, stride=1, pad=0):
 
 
 # How the fast version is laid out (the numbers are the same as im2col's; only the speed differs).
-# 1. The batch goes a chunk of samples at a time, so each chunk's patch matrix stays in the CPU
-#    cache: one im2col of a whole batch is tens of megabytes, written, read back and (being freshly
-#    allocated) page-faulted in on every call, which costs more than the matrix products.
+# 1. The batch goes a chunk of samples at a time, so each chunk's patch matrix (about 4 MB) stays
+#    in the CPU's cache: one im2col of a whole batch is tens of megabytes, written, read back and
+#    (being freshly allocated) page-faulted in on every call, which costs more than the matrix
+#    products.  Much smaller chunks mean many small BLAS calls, each a point where BLAS threads
+#    wait for one another.
 # 2. A row of ones under the patches turns the bias into one more kernel entry: out = [W | b] @ cols,
 #    and [dW | db] comes out of one product in the backward pass.
 # 3. With stride 1 the patch matrix has one column for every pixel of the padded width WP, not only
@@ -127,7 +129,7 @@ def conv2d_naive(x, w, b, stride=1, pad=0):
 #    end into the next one (junk that is computed and then dropped).  In exchange each patch row is
 #    one contiguous run of HO*WP pixels, so im2col copies long runs and col2im adds long runs,
 #    instead of one short row of WO pixels at a time.
-_CHUNK_BYTES = 1 << 21
+_CHUNK_BYTES = 1 << 22
 
 
 _scratch = threading.local()
