@@ -34,16 +34,17 @@ book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 # lib's unit tests, every notebook under chapters/ through nbval, then the book build.
-# Two pytest workers on two cores: each worker's BLAS gets one thread, so they do not oversubscribe.
+# Two pytest workers on two cores, each with one BLAS thread so they do not oversubscribe; --dist loadfile
+# keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel.
 test: $(STAMP) book
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests chapters
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests chapters
 	$(MAKE) --no-print-directory test-browser
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -n 2 chapters
+	$(BIN)/python -m pytest -n 2 --dist loadfile chapters
 
 # Debian's Chromium, its driver and a CJK font (for the glossary's Chinese terms), installed
 # with apt-get where that can be done (as root, as CI runs); never a browser download.
