@@ -33,7 +33,8 @@ $(MATHJAX):
 book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-# lib's unit tests, every notebook under chapters/ through nbval, then the book build.
+# The book build (above), then lib's unit tests and every notebook under chapters/ through nbval,
+# then the browser tests of the built book.
 # Two pytest workers on two cores, each with one BLAS thread so they do not oversubscribe; --dist loadfile
 # keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel.
 test: $(STAMP) book
