@@ -2,9 +2,9 @@
 
 Every folder under assignments/source/ is picked up.  For each, a copy of the course in a
 temporary directory goes through nbgrader's own command line and its real SQLite gradebook:
-generate the student release, then autograde several submissions in one run -- the instructor's
-version, the release untouched, a version with one part broken, one that prints a flood -- and,
-in a second run, one whose cell loops forever.  The scores are read back from the gradebook.
+generate the student release, then autograde five submissions in one run -- the instructor's
+version, the release untouched, a version with one part broken, one that prints a flood, and
+one whose cell loops forever.  The scores are read back from the gradebook.
 The grading runs once per assignment and is shared by the tests below (a file lock keeps
 pytest-xdist's workers from grading the same assignment twice).
 """
@@ -179,6 +179,10 @@ def execution_seconds(log):
     return took
 
 
+def clone(nbs):
+    return {name: nbformat.from_dict(json.loads(json.dumps(nb))) for name, nb in nbs.items()}
+
+
 def grade_everything(assignment, work):
     """Generate, submit, autograde; write work/results.json.  Runs once per assignment."""
     course = copy_course(work / "course")
@@ -192,17 +196,17 @@ def grade_everything(assignment, work):
     brk = BREAKS[assignment]
     target = next(name for name, nb in source.items() if brk.cell in solution_cells(nb))
 
-    mutant = {name: nbformat.from_dict(json.loads(json.dumps(nb))) for name, nb in source.items()}
+    mutant = clone(source)
     cell = solution_cells(mutant[target])[brk.cell]
     assert cell.source.count(brk.find) == 1, f"{brk.find!r} should occur once in cell {brk.cell}"
     cell.source = cell.source.replace(brk.find, brk.replace)
 
-    noisy = {name: nbformat.from_dict(json.loads(json.dumps(nb))) for name, nb in source.items()}
+    noisy = clone(source)
     for nb in noisy.values():
         first = next(iter(solution_cells(nb).values()))
         first.source = "for line in range(20000):  # a student's forgotten debug print\n    print('debug', line)\n" + first.source
 
-    looper = {name: nbformat.from_dict(json.loads(json.dumps(nb))) for name, nb in source.items()}
+    looper = clone(source)
     edit_solution(looper[target], brk.cell,
                   lambda lines, indent: [f"{indent}while True:  # a runaway loop", f"{indent}    pass"] + lines)
 
@@ -413,7 +417,9 @@ def test_runaway_loop_is_stopped_by_the_timeout(assignment, graded):
     for nb, points in max_points(assignment).items():
         got = g.results["scores"]["looper"][stem(nb)]
         assert got == {gid: [0.0 if gid in loses else p, p] for gid, p in points.items()}
-    # the loop was cut once, after the timeout, and the remaining cells ran normally
+    # What nbgrader 0.9 does on a timeout: it interrupts the kernel (which survives), the cell gets
+    # two error outputs, the kernel's KeyboardInterrupt and nbgrader's CellTimeoutError, so that
+    # test cell scores zero, and the next cells run as usual.  Here the loop must be cut once.
     timed_out = [cell for nb in g.autograded("looper").values() for cell in nb.cells if cell.cell_type == "code"
                  and any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.outputs)]
     assert len(timed_out) == 1
