@@ -9,12 +9,18 @@ import sympy as sp
 
 
 def is_zero(expr):
-    """True when SymPy can prove expr == 0 (tries simplify, then rewriting in exponentials)."""
+    """True when SymPy can prove expr == 0 (tries expand, simplify, and a rewrite in exponentials)."""
     expr = sp.sympify(expr)
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
     # cheapest first: expand settles polynomial identities (backprop's chain rule) in a fraction of simplify's time
-    for attempt in (sp.expand, sp.simplify, lambda e: sp.simplify(e.rewrite(sp.exp))):
+    attempts = (
+        sp.expand,
+        lambda e: sp.simplify(sp.expand(e)),
+        sp.simplify,
+        lambda e: sp.simplify(e.rewrite(sp.exp)),
+    )
+    for attempt in attempts:
         if attempt(expr) == 0:
             return True
     return False
