@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lib import init
-from lib.nn import Module
+from lib.nn import Module, WeightLayer
 
 
 def _floating(a):
@@ -417,7 +417,7 @@ def stochastic_pool_backward(dout, cache):
 # Modules for lib.nn.Sequential and lib.nn.fit.
 
 
-class Conv2D(Module):
+class Conv2D(WeightLayer):
     """A convolution layer with He-initialised kernels w (F, C, KH, KW) and zero biases b (F,)."""
 
     def __init__(self, c_in, c_out, kernel, rng, stride=1, pad=0):
@@ -426,7 +426,6 @@ class Conv2D(Module):
         self.w = init.he_normal((c_out, c_in, kh, kw), rng)
         self.b = np.zeros(c_out)
         self.stride, self.pad = stride, pad
-        self._grads = {}
 
     def forward(self, x):
         out, self.cache = conv2d_forward(x, self.w, self.b, self.stride, self.pad)
@@ -436,12 +435,6 @@ class Conv2D(Module):
         dx, dw, db = conv2d_backward(dout, self.cache)
         self._grads = {"w": dw, "b": db}
         return dx
-
-    def params(self):
-        return {"w": self.w, "b": self.b}
-
-    def grads(self):
-        return self._grads
 
 
 class _Pool(Module):

@@ -30,13 +30,22 @@ class Module:
         return self.forward(x)
 
 
-class Linear(Module):
+class WeightLayer(Module):
+    """A layer with a weight w and a bias b; its backward pass stores dw and db in ``_grads``."""
+
+    def params(self):
+        return {"w": self.w, "b": self.b}
+
+    def grads(self):
+        return getattr(self, "_grads", {})  # empty until the first backward pass
+
+
+class Linear(WeightLayer):
     """out = x @ w + b with w (D, M) drawn by a named initialiser from rng."""
 
     def __init__(self, d_in, d_out, rng, init_name="xavier"):
         self.w = init.get(init_name)((d_in, d_out), rng)
         self.b = np.zeros(d_out)
-        self._grads = {}
 
     def forward(self, x):
         out, self.cache = linear.affine_forward(x, self.w, self.b)
@@ -46,12 +55,6 @@ class Linear(Module):
         dx, dw, db = linear.affine_backward(dout, self.cache)
         self._grads = {"w": dw, "b": db}
         return dx
-
-    def params(self):
-        return {"w": self.w, "b": self.b}
-
-    def grads(self):
-        return self._grads
 
 
 class Activation(Module):
