@@ -37,9 +37,9 @@ book: $(STAMP) $(MATHJAX)
 # then the browser tests of the built book.
 # Two pytest workers on two cores, each with one BLAS thread so they do not oversubscribe; --dist loadfile
 # keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel.
-test: $(STAMP) book
+test: $(STAMP) book browser
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests chapters
-	$(MAKE) --no-print-directory test-browser
+	$(BROWSER_TESTS)
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest tests
@@ -62,8 +62,9 @@ browser:
 # with no console error or failed request, math is typeset, the figures' sliders change the
 # frame, search works; a screenshot goes to _build/browser/.  Skips (except with CI=true)
 # where there is no Chromium.
+BROWSER_TESTS = NNBOOK_CHROMIUM=$(CHROMIUM) NNBOOK_CHROMEDRIVER=$(CHROMEDRIVER) $(BIN)/python -m pytest tests/browser -rs
 test-browser: $(STAMP) book browser
-	NNBOOK_CHROMIUM=$(CHROMIUM) NNBOOK_CHROMEDRIVER=$(CHROMEDRIVER) $(BIN)/python -m pytest tests/browser -rs
+	$(BROWSER_TESTS)
 
 # The whole book as one PDF, _build/pdf/book.pdf: Jupyter Book's single-page HTML printed by
 # the same headless Chromium, offline, after MathJax has typeset (the virtual-time budget);
