@@ -146,13 +146,16 @@ def backward(root):
 
 
 def forward_derivative(root, wrt):
-    """d(root)/d(wrt) by one forward sweep of tangents from the input ``wrt``; returns (value, edges visited)."""
+    """d(root)/d(wrt) by one forward sweep of tangents from the input ``wrt``; returns (value, edges visited).
+
+    Only nodes that depend on ``wrt`` are visited; every other tangent is zero.
+    """
     order = topological_order(root)
     if not any(node is wrt for node in order):
         raise ValueError("forward_derivative: wrt is not a node of the graph below root")
     tangent, visits = {id(wrt): 1.0}, 0
     for node in order:
-        if node is wrt or not node.parents:
+        if node is wrt or not any(id(p) in tangent for p in node.parents):
             continue
         t = 0.0
         for parent, local in zip(node.parents, node.local):
@@ -160,6 +163,16 @@ def forward_derivative(root, wrt):
             visits += 1
         tangent[id(node)] = t
     return tangent.get(id(root), 0.0), visits
+
+
+def gradient(fn, *inputs):
+    """(fn(*inputs), [d fn / d input, ...]) for a function of floats written with Value operations."""
+    nodes = [Value(x) for x in inputs]
+    out = fn(*nodes)
+    if not isinstance(out, Value):
+        raise ValueError(f"gradient expects fn to return a Value, got {type(out).__name__}")
+    backward(out)
+    return out.data, [n.grad for n in nodes]
 
 
 def graph_size(root):
