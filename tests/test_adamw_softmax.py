@@ -66,3 +66,15 @@ def test_adamw_minimises_and_keeps_biases(rng):
     np.testing.assert_array_equal(params["b"], 5.0)
     with pytest.raises(ValueError, match="weight_decay >= 0"):
         optim.AdamW(weight_decay=-1.0)
+
+
+def test_adamw_extreme_gradients_stay_finite():
+    params = {"w": np.ones((2, 2))}
+    opt = optim.AdamW(lr=0.01, weight_decay=0.1)
+    with np.errstate(over="ignore"):  # g * g overflows to inf for 1e200: the step is then 0, not nan
+        opt.step(params, {"w": np.full((2, 2), 1e200)})
+    opt.step(params, {"w": np.zeros((2, 2))})
+    assert np.all(np.isfinite(params["w"]))
+    tiny = {"w": np.ones((1, 1))}
+    optim.AdamW(lr=0.01, weight_decay=0.1).step(tiny, {"w": np.full((1, 1), 1e-300)})
+    np.testing.assert_allclose(tiny["w"], 1 - 0.01 * (1e-300 / (1e-300 + 1e-8) + 0.1), rtol=1e-12)
