@@ -314,3 +314,17 @@ class GAN:
             if callback is not None and ((every and t % every == 0) or t == steps):
                 history["log"].append(callback(t, self))
         return history
+
+
+def make_gan(rng, data_dim, noise_dim=2, hidden=32, lr_g=2e-3, lr_d=2e-3, **kw):
+    """A GAN of two ReLU MLPs with two hidden layers each and Adam (beta1 = 0.5) for both players.
+
+    G: noise_dim -> hidden -> hidden -> data_dim;  D: data_dim -> hidden -> hidden -> 1 (a logit).
+    Further keywords (loss, k, real_label, instance_noise) go to ``GAN``.
+    """
+    from lib import nn, optim
+
+    _rng("make_gan", rng)
+    g = nn.mlp([noise_dim, hidden, hidden, data_dim], rng)
+    d = nn.mlp([data_dim, hidden, hidden, 1], rng)
+    return GAN(g, d, optim.Adam(lr_g, beta1=0.5), optim.Adam(lr_d, beta1=0.5), noise_dim, **kw)

@@ -194,3 +194,20 @@ def test_same_seed_same_training():
     a = _model(3).train(real, 5, 8, np.random.default_rng(4))
     b = _model(3).train(real, 5, 8, np.random.default_rng(4))
     assert a["d"] == b["d"] and a["g"] == b["g"]
+
+
+def test_gan_snapshot_returns_a_figure(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from lib import plots
+
+    fig = plots.gan_snapshot(rng.normal(size=(20, 2)), rng.normal(size=(10, 2)), rng.uniform(size=(8, 8)),
+                             (-3, 3, -3, 3), "t", curve=([1, 2], [3, 4], "modes"), marker=2)
+    assert isinstance(fig, Figure) and len(fig.axes) == 3  # two panels and the colour bar
+    with pytest.raises(ValueError, match="2-D samples"):
+        plots.gan_snapshot(rng.normal(size=(20, 3)), rng.normal(size=(10, 2)), np.zeros((4, 4)), (0, 1, 0, 1))
+    model = gan.make_gan(rng, data_dim=2, hidden=8)
+    assert model.sample(3, rng).shape == (3, 2) and len(model.D.params()) == 6
