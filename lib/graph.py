@@ -176,44 +176,44 @@ def _check_features(x, a, who):
     return x
 
 
-def cheb_conv_forward(x, lap_scaled, theta, b=None):
-    """out = sum_r T_r(L~) x theta_r + b, a Chebyshev filter of degree R.
+def cheb_conv_forward(x, lap_scaled, w, b=None):
+    """out = sum_r T_r(L~) x w_r + b, a Chebyshev filter of degree R.
 
-    x: (N, D); lap_scaled: (N, N) dense or sparse; theta: (R + 1, D, M); b: (M,) or None.
+    x: (N, D); lap_scaled: (N, N) dense or sparse; w: (R + 1, D, M); b: (M,) or None.
     The products T_r(L~) x come from the recurrence, never forming T_r(L~).
     """
     x = _check_features(x, lap_scaled, "cheb_conv")
-    if theta.ndim != 3 or theta.shape[1] != x.shape[1]:
-        raise ValueError(f"cheb_conv expects theta of shape (R + 1, {x.shape[1]}, M), got {theta.shape}")
-    if b is not None and b.shape != (theta.shape[2],):
-        raise ValueError(f"cheb_conv expects b of shape ({theta.shape[2]},), got {b.shape}")
+    if w.ndim != 3 or w.shape[1] != x.shape[1]:
+        raise ValueError(f"cheb_conv expects w of shape (R + 1, {x.shape[1]}, M), got {w.shape}")
+    if b is not None and b.shape != (w.shape[2],):
+        raise ValueError(f"cheb_conv expects b of shape ({w.shape[2]},), got {b.shape}")
     tx = [x, lap_scaled @ x]
-    for _ in range(2, theta.shape[0]):
+    for _ in range(2, w.shape[0]):
         tx.append(2 * (lap_scaled @ tx[-1]) - tx[-2])
-    tx = np.stack(tx[: theta.shape[0]])
-    out = np.einsum("rnd,rdm->nm", tx, theta)
+    tx = np.stack(tx[: w.shape[0]])
+    out = np.einsum("rnd,rdm->nm", tx, w)
     if b is not None:
         out = out + b
-    return out, (tx, lap_scaled, theta, b is not None)
+    return out, (tx, lap_scaled, w, b is not None)
 
 
 def cheb_conv_backward(dout, cache):
-    """dx, dtheta (and db when the forward had a bias) from dout = dL/dout (N, M).
+    """dx, dw (and db when the forward had a bias) from dout = dL/dout (N, M).
 
-    dtheta_r = (T_r x)^T dout; dx = sum_r T_r(L~)^T dout theta_r^T, summed by Clenshaw's
+    dw_r = (T_r x)^T dout; dx = sum_r T_r(L~)^T dout w_r^T, summed by Clenshaw's
     recurrence in L~^T (T_r(L~)^T = T_r(L~^T)).
     """
-    tx, m, theta, has_b = cache
-    if dout.shape != (tx.shape[1], theta.shape[2]):
-        raise ValueError(f"cheb_conv backward expects dout of shape {(tx.shape[1], theta.shape[2])}, got {dout.shape}")
-    dtheta = np.einsum("rnd,nm->rdm", tx, dout)
-    c = np.einsum("nm,rdm->rnd", dout, theta)  # c_r = dout theta_r^T
+    tx, m, w, has_b = cache
+    if dout.shape != (tx.shape[1], w.shape[2]):
+        raise ValueError(f"cheb_conv backward expects dout of shape {(tx.shape[1], w.shape[2])}, got {dout.shape}")
+    dw = np.einsum("rnd,nm->rdm", tx, dout)
+    c = np.einsum("nm,rdm->rnd", dout, w)  # c_r = dout w_r^T
     mt = m.T
     b1, b2 = np.zeros_like(c[0]), np.zeros_like(c[0])
     for r in range(len(c) - 1, 0, -1):
         b1, b2 = c[r] + 2 * (mt @ b1) - b2, b1
     dx = c[0] + mt @ b1 - b2
-    return (dx, dtheta, dout.sum(axis=0)) if has_b else (dx, dtheta)
+    return (dx, dw, dout.sum(axis=0)) if has_b else (dx, dw)
 
 
 # ----- the graph convolution ----------------------------------------------------------------------
