@@ -291,3 +291,24 @@ def test_random_graph_and_smoothness(rng):
     s = np.sqrt(G.degrees(a) + 1)
     assert G.smoothness(s, a) == pytest.approx(0, abs=1e-12)  # the fixed point of repeated smoothing
     assert G.smoothness(rng.standard_normal(500), a) > 0.5
+
+
+def test_chapter_figures_are_figures(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib import graphplots
+
+    a = small_graph(rng, n=6)
+    pos = rng.standard_normal((6, 2))
+    figs = [
+        graphplots.signals(a, pos, rng.standard_normal((6, 3)), ["a", "b", "c"]),
+        graphplots.embedding_frame(a, pos, rng.standard_normal((6, 2)), np.arange(6) % 2, [0, 5], "t",
+                                   [(-3, 3), (-3, 3)]),
+        graphplots.depth_sweep([1, 2, 4], rng.random((5, 3)), [0.5, 0.2, 0.1]),
+    ]
+    for fig in figs:
+        assert isinstance(fig, plt.Figure)
+        plt.close(fig)
