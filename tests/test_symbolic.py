@@ -183,9 +183,11 @@ def test_ledger_records_kinds_and_renders_marks_and_table():
     ledger.measure("one run", 0.5, low=0.4, high=0.6)
     assert ledger.LEDGER.counts() == {
         "symbolic": 1, "lib": 0, "finite-difference": 1, "statistical": 1, "experiment": 1}
-    assert f'href="#{e.anchor}"' in e.mark_html()
+    assert f'href="#{e.anchor}"' in e.mark_html() and f'id="{e.anchor}-at"' in e.mark_html()
     table = ledger.LEDGER.table_html()
     assert table.count("<tr id=") == 4 and f'id="{e.anchor}"' in table and "Pythagoras" in table
+    d = Derivation(r"\frac{d}{dx} x^2", sp.Derivative(x**2, x)).step(2 * x)
+    assert r"\(\frac{d}{dx} x^2\)" in ledger.LEDGER.table_html() and d.entry.formula
 
 
 def test_ledger_checks_can_fail():

@@ -17,11 +17,15 @@ for (const item of MathJax.startup.document.math) {
   const mml = MathJax.startup.toMML(item.root);
   // what the reader sees, token after token: a backslash followed by letters is a raw macro,
   // whether it sits inside one text node or was split as \\backslash + text
-  const shown = mml.replace(/<[^>]+>/g, "").replace(/\\s+/g, "");
+  const box = document.createElement("div");
+  box.innerHTML = mml;  // decodes entities such as &#x5C; for a backslash
+  const shown = box.textContent.replace(/\\s+/g, "");
   const raw = shown.match(/\\\\[A-Za-z]+/g) || [];
+  // a backslash escaped as \\backslash shows as the set-minus sign; followed by text, it is a macro
+  if (/&#x2216;<\\/m[io]>\\s*<mtext>[A-Za-z]/.test(mml)) raw.push("\\\\ before text");
   if (raw.length || mml.includes("<merror")) found.push([String(item.math).slice(0, 160), raw]);
 }
-return [MathJax.startup.document.math.length, found];
+return [Array.from(MathJax.startup.document.math).length, found];
 """
 
 
