@@ -322,7 +322,7 @@ def dirichlet_energy(x, a):
 
 def smoothness(x, a):
     """The Rayleigh quotient tr(x^T L_sym x) / ||x||^2 of the normalised Laplacian of A + I:
-    0 when every column of x is proportional to sqrt(degree), larger when neighbours differ.
+    0 when every column of x is proportional to sqrt(d_i + 1), larger when neighbours differ.
     Chapter 7 uses it to measure over-smoothing."""
     a = as_adjacency(a, symmetric=True)
     x = np.asarray(x, dtype=float).reshape(a.shape[0], -1)

@@ -312,3 +312,21 @@ def test_chapter_figures_are_figures(rng):
     for fig in figs:
         assert isinstance(fig, plt.Figure)
         plt.close(fig)
+
+
+def test_message_passing_and_pooling_errors(rng):
+    v, e, u = rng.standard_normal((4, 2)), rng.standard_normal((3, 1)), rng.standard_normal(2)
+    ident = lambda z: z  # noqa: E731
+    with pytest.raises(ValueError, match="senders and receivers"):
+        G.graph_network_step(v, e, u, np.array([0, 1]), np.array([1, 2, 3]), ident, ident, ident)
+    with pytest.raises(ValueError, match=r"v \(N, Dv\)"):
+        G.graph_network_step(v[:, 0], e, u, np.array([0, 1, 2]), np.array([1, 2, 3]), ident, ident, ident)
+    with pytest.raises(ValueError, match="indices must lie"):
+        G.scatter_pool(e, np.array([0, 1, 5]), 4)
+    with pytest.raises(ValueError, match="pooling"):
+        G.scatter_pool(e, np.array([0, 1, 2]), 4, "median")
+    with pytest.raises(ValueError, match="square"):
+        G.fourier_basis(np.zeros((3, 2)))
+    # an empty group pools to zeros, whatever the pooling
+    for how in G.POOLS:
+        assert np.all(G.scatter_pool(e, np.array([0, 0, 2]), 4, how)[[1, 3]] == 0)
