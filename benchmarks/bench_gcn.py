@@ -80,8 +80,8 @@ def main():
             np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-10 * np.abs(want).max(), err_msg=f"{name} {label}")
 
     blas = BLAS[0] if BLAS else {"internal_api": "?", "version": "?"}
-    print(f"numpy {np.__version__} ({blas['internal_api']} {blas['version']}), scipy sparse, torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}")
+    print(f"numpy {np.__version__} ({blas['internal_api']} {blas['version']}), scipy sparse, "
+          f"torch {torch.__version__}, {platform.processor() or platform.machine()}")
     print(f"GCN layer fwd+bwd, N = {n}, mean degree {args.degree:g} ({a_sparse.nnz} nonzeros with self-loops), "
           f"{d} -> {d} features, float64; threads: {args.threads}; median of {args.repeats} runs, "
           "outputs and gradients checked equal first")

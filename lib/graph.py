@@ -437,7 +437,8 @@ def graph_network_step(v, e, u, senders, receivers, phi_e, phi_v, phi_u, how="su
     v, e, u = np.asarray(v, float), np.asarray(e, float), np.asarray(u, float)
     senders, receivers = np.asarray(senders), np.asarray(receivers)
     if v.ndim != 2 or e.ndim != 2 or u.ndim != 1:
-        raise ValueError(f"graph_network_step expects v (N, Dv), e (E, De), u (Du,), got {v.shape}, {e.shape}, {u.shape}")
+        raise ValueError(f"graph_network_step expects v (N, Dv), e (E, De), u (Du,), "
+                         f"got {v.shape}, {e.shape}, {u.shape}")
     if senders.shape != (e.shape[0],) or receivers.shape != (e.shape[0],):
         raise ValueError(f"graph_network_step expects senders and receivers of shape ({e.shape[0]},), got "
                          f"{senders.shape} and {receivers.shape}")
