@@ -41,8 +41,9 @@ def as_adjacency(a, what="adjacency", symmetric=False):
         raise ValueError(f"{what} must have nonnegative edge weights, got {float(entries.min())}")
     if symmetric:
         gap = abs(a - a.T)
-        gap = gap.max() if gap.size else 0.0
-        if gap > 1e-12 * max(1.0, float(abs(entries).max()) if entries.size else 1.0):
+        gap = float(gap.max()) if gap.size else 0.0
+        scale = float(abs(entries).max()) if entries.size else 0.0
+        if gap > 1e-12 * scale:  # relative, so a graph of tiny weights is judged like any other
             raise ValueError(f"{what} must be symmetric (an undirected graph); |A - A^T| reaches {float(gap):.3g}")
     return a
 

@@ -122,6 +122,13 @@ def test_adjacency_errors(bad, match, kind):
         G.laplacian(as_kind(bad, kind) if bad.ndim == 2 else bad)
 
 
+def test_symmetry_is_judged_relative_to_the_weights(kind):
+    tiny = np.array([[0, 1e-20], [2e-20, 0]])
+    with pytest.raises(ValueError, match="symmetric"):
+        G.laplacian(as_kind(tiny, kind))
+    G.laplacian(as_kind(np.array([[0, 1e300], [1e300 * (1 + 1e-15), 0]]), kind))  # rounding-level gap
+
+
 def test_gcn_shape_errors(rng, kind):
     a = as_kind(G.renormalized_adjacency(small_graph(rng, n=5)), kind)
     x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 2)), np.zeros(2)
