@@ -106,3 +106,35 @@ def accuracy_bars(results, ylabel="test accuracy"):
     ax.set_xticks(range(len(results)), list(results), fontsize=8)
     ax.set_ylabel(ylabel)
     return fig
+
+
+def kernel_playground(images, kernel, image=None):
+    """A live widget: nine number boxes for a 3x3 kernel, an image menu, and the feature map, redrawn on change.
+
+    images: {name: (h, w) array}.  Needs a running kernel (ipywidgets); returns the widget box.
+    """
+    import ipywidgets as ipw
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    kernel = np.asarray(kernel, dtype=float)
+    if kernel.shape != (3, 3):
+        raise ValueError(f"kernel_playground expects a 3x3 starting kernel, got shape {kernel.shape}")
+    boxes = [ipw.FloatText(value=float(v), layout=ipw.Layout(width="4.5em"), description=f"w{i // 3 + 1}{i % 3 + 1}",
+                           style={"description_width": "2em"}) for i, v in enumerate(kernel.ravel())]
+    choice = ipw.Dropdown(options=list(images), value=image or list(images)[0], description="image")
+    canvas = ipw.Output()
+
+    def redraw(_=None):
+        k = np.array([bx.value for bx in boxes]).reshape(3, 3)
+        with canvas:
+            canvas.clear_output(wait=True)
+            fig = kernel_figure(images[choice.value], k, choice.value, "your kernel")
+            display(fig)
+            plt.close(fig)
+
+    for control in boxes + [choice]:
+        control.observe(redraw, names="value")
+    redraw()
+    grid = ipw.GridBox(boxes, layout=ipw.Layout(grid_template_columns="repeat(3, 7em)"))
+    return ipw.VBox([grid, choice, canvas])

@@ -48,3 +48,13 @@ def test_montage():
     np.testing.assert_allclose(s[:, 4:6], [[0.75, 0.0], [0.5, 0.625]])
     with pytest.raises(ValueError, match=r"\(T, h, w\)"):
         plots.montage(np.zeros((2, 2)))
+
+
+def test_kernel_playground(rng):
+    box = convfig.kernel_playground({"noise": rng.normal(size=(8, 8))}, np.eye(3))
+    grid, choice, canvas = box.children
+    assert len(grid.children) == 9 and choice.value == "noise"
+    grid.children[0].value = 2.0          # a change redraws without error
+    with pytest.raises(ValueError, match="3x3"):
+        convfig.kernel_playground({"a": np.zeros((4, 4))}, np.eye(2))
+    plt.close("all")
