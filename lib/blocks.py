@@ -8,7 +8,7 @@ branches send back.  Chapter 3 derives each rule and checks it against finite di
 import numpy as np
 
 from lib import conv
-from lib.nn import Activation, Module, Sequential
+from lib.nn import Activation, Linear, Module, Sequential
 
 
 def count_params(module):
@@ -158,8 +158,6 @@ def small_cnn(rng, classes=10, c1=16, c2=32, pool=True, size=8):
     def block(c_in, c_out):
         layers = [conv.Conv2D(c_in, c_out, 3, rng, pad=1), Activation("relu")]
         return layers + [conv.MaxPool2D(2)] if pool else layers
-
-    from lib.nn import Linear
 
     body = Sequential(*block(1, c1), *block(c1, c2), conv.Flatten())
     side = size // 4 if pool else size
