@@ -96,3 +96,43 @@ def gan_snapshot(real, fake, d_grid, extent, title="", curve=None, marker=None, 
         ax2.set_ylabel(label)
     fig.tight_layout()
     return fig
+
+
+def html_table(header, rows):
+    """A small HTML table (IPython HTML object): header is a list of column names, rows tuples of values.
+
+    Values are escaped, and the header cells are marked as column headers for screen readers.
+    """
+    import html
+
+    from IPython.display import HTML
+
+    header = list(header)
+    rows = [tuple(r) for r in rows]
+    if any(len(r) != len(header) for r in rows):
+        raise ValueError(f"html_table expects rows of {len(header)} values to match the header, got lengths "
+                         f"{sorted({len(r) for r in rows})}")
+    cells = lambda tag, row: "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in row)  # noqa: E731
+    head = "".join(f'<th scope="col">{html.escape(str(v))}</th>' for v in header)
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def montage(tiles, symmetric=False, gap=1):
+    """Tiles (T, h, w) side by side in one (h, T (w + gap)) image, each tile scaled to [0, 1].
+
+    symmetric=True maps 0 to 0.5 and the tile's largest |value| to 0 or 1 (for kernels, with a
+    diverging colour map); otherwise each tile's minimum goes to 0 and its maximum to 1.  The gap
+    columns are NaN, which imshow leaves blank.
+    """
+    tiles = np.asarray(tiles, dtype=float)
+    if tiles.ndim != 3 or tiles.shape[0] == 0:
+        raise ValueError(f"montage expects tiles of shape (T, h, w) with T >= 1, got {tiles.shape}")
+    if symmetric:
+        scaled = 0.5 + tiles / (2 * np.abs(tiles).max(axis=(1, 2), keepdims=True) + 1e-300)
+    else:
+        lo = tiles.min(axis=(1, 2), keepdims=True)
+        span = np.ptp(tiles, axis=(1, 2), keepdims=True)
+        scaled = np.divide(tiles - lo, span, out=np.zeros_like(tiles), where=span > 0)
+    padded = np.pad(scaled, ((0, 0), (0, 0), (0, gap)), constant_values=np.nan)
+    return np.concatenate(list(padded), axis=1)
