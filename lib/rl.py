@@ -316,6 +316,25 @@ def td_control(env, method, episodes, rng, gamma=0.99, eta=0.1, explore="epsilon
     return q, returns
 
 
+def rollout(env, policy, episodes, rng):
+    """Run a fixed tabular policy (S, C) in a Gymnasium environment; return each episode's return.
+
+    The environment is seeded once from rng; actions are drawn from the policy's rows with rng."""
+    policy = check_probabilities(policy, "a policy's action probabilities")
+    returns = np.zeros(episodes)
+    s, _ = env.reset(seed=int(rng.integers(2**31)))
+    for episode in range(episodes):
+        if episode:
+            s, _ = env.reset()
+        done = False
+        while not done:
+            a = int(np.searchsorted(np.cumsum(policy[s]), rng.random() * policy[s].sum(), side="right"))
+            s, reward, terminated, truncated, _ = env.step(min(a, policy.shape[1] - 1))
+            returns[episode] += reward
+            done = terminated or truncated
+    return returns
+
+
 # ----- returns and advantages -------------------------------------------------------------------
 
 
@@ -445,6 +464,18 @@ def run_episodes(env, model, rng, greedy_actions=False):
     return tuple(np.stack(history[k], axis=1) for k in history)
 
 
+def reinforce_loss(z, actions, weights):
+    """The REINFORCE surrogate L = -sum_i weights_i log pi(a_i | z_i) and its gradient dL/dz.
+
+    Its gradient is the policy-gradient estimate (weights: advantages, divided by the number of
+    episodes); the loss value itself means nothing.  z (N, C), actions (N,), weights (N,).
+    Returns (L, dz), like the book's losses.
+    """
+    logp, cache = categorical_forward(z, actions)
+    weights = np.asarray(weights, dtype=float)
+    return float(-np.sum(weights * logp)), categorical_backward(-weights, cache)
+
+
 def reinforce_update(model, optimizer, obs, actions, rewards, mask, gamma, baseline="time"):
     """One REINFORCE step: ascend mean over steps of advantage * log pi(a_t | s_t).
 
@@ -454,9 +485,8 @@ def reinforce_update(model, optimizer, obs, actions, rewards, mask, gamma, basel
     adv = advantages(discounted_returns(rewards, gamma), mask, baseline)
     scale = adv[mask].std()
     adv = adv / scale if scale > 0 else adv
-    z = model.forward(obs[mask])
-    _, cache = categorical_forward(z, actions[mask])
-    model.backward(categorical_backward(-adv[mask] / len(obs), cache))
+    _, dz = reinforce_loss(model.forward(obs[mask]), actions[mask], adv[mask] / len(obs))
+    model.backward(dz)
     optimizer.step(model.params(), model.grads())
     return float(rewards.sum(axis=1).mean())
 

@@ -197,3 +197,38 @@ def test_cartpole_episodes_and_one_reinforce_step(rng):
     mean = rl.reinforce_update(model, optim.Adam(lr=0.01), obs, actions, rewards, mask, 0.99)
     assert mean == rewards.sum(axis=1).mean()
     assert any(not np.array_equal(before[k], v) for k, v in model.params().items())
+
+
+def test_rl_figures_are_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib import plots
+
+    fig = plots.agent_environment_loop()
+    assert isinstance(fig, matplotlib.figure.Figure)
+    rows = ["...", "S.G", "XXX"]
+    p, r = rl.transition_table(rl.gridworld(rows)[0])
+    v, policy, _ = rl.value_iteration(p, r, 0.9)
+    fig2, ax = plt.subplots()
+    assert plots.grid_values(ax, rows, v, policy) is not None
+    plt.close("all")
+
+
+def test_reinforce_loss_gradient_through_a_network(rng):
+    from lib.gradcheck import check_model
+
+    model = nn.mlp([4, 5, 3], rng, activation="tanh")
+    x, actions, weights = rng.normal(size=(7, 4)), rng.integers(0, 3, size=7), rng.normal(size=7)
+    assert check_model(model, lambda z, y: rl.reinforce_loss(z, *y), x, (actions, weights)) < 1e-7
+
+
+def test_rollout_of_a_fixed_policy_in_frozenlake(rng):
+    env = gym.make("FrozenLake-v1", is_slippery=False)
+    path = np.eye(4)[[2, 2, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0]]  # right, right, down x3, right
+    assert np.array_equal(rl.rollout(env, path, 3, rng), [1.0, 1.0, 1.0])
+    assert np.array_equal(rl.rollout(env, np.eye(4)[np.zeros(16, int)], 2, rng), [0.0, 0.0])  # left: never
+    with pytest.raises(ValueError, match="sum to one"):
+        rl.rollout(env, np.zeros((16, 4)), 1, rng)
