@@ -8,6 +8,8 @@ transitions that continue (a terminated episode has no future value), so every B
 ``q = r + gamma * p @ v``.  Policies over a table are arrays (S, C) of action probabilities.
 Randomness only through a ``numpy.random.Generator``.
 """
+import math
+
 import numpy as np
 
 from lib import activations
@@ -276,14 +278,21 @@ def td_update(q, s, a, target, eta):
 
 
 def _choose(row, rng, explore, param):
+    # one action for one state, in plain Python: the TD loops call this at every step
+    values = row.tolist()
+    top = max(values)
     if explore == "epsilon":
         if rng.random() < param:
-            return int(rng.integers(len(row)))
-        best = np.flatnonzero(row == row.max())
-        return int(best[rng.integers(len(best))]) if len(best) > 1 else int(best[0])
-    z = param * (row - row.max())
-    e = np.exp(z)
-    return int(min(np.searchsorted(np.cumsum(e), rng.random() * e.sum(), side="right"), len(row) - 1))
+            return int(rng.integers(len(values)))
+        best = [i for i, v in enumerate(values) if v == top]
+        return best[0] if len(best) == 1 else best[int(rng.integers(len(best)))]
+    weights = [math.exp(param * (v - top)) for v in values]
+    u, total = rng.random() * sum(weights), 0.0
+    for i, weight in enumerate(weights):
+        total += weight
+        if u < total:
+            return i
+    return len(weights) - 1
 
 
 def td_control(env, method, episodes, rng, gamma=0.99, eta=0.1, explore="epsilon", param=0.1):
@@ -309,7 +318,7 @@ def td_control(env, method, episodes, rng, gamma=0.99, eta=0.1, explore="epsilon
         while not done:
             s_next, reward, terminated, truncated, _ = env.step(a)
             a_next = _choose(q[s_next], rng, explore, param)
-            future = 0.0 if terminated else (q[s_next].max() if method == "q" else q[s_next, a_next])
+            future = 0.0 if terminated else (max(q[s_next].tolist()) if method == "q" else q[s_next, a_next])
             q[s, a] += eta * (reward + gamma * future - q[s, a])
             s, a, total, done = s_next, a_next, total + reward, terminated or truncated
         returns[episode] = total
