@@ -100,15 +100,15 @@ def grid_values(ax, rows, v, policy=None, vmin=-1.0, vmax=1.0, cmap="RdYlGn"):
         for j in range(n_cols):
             cell, s = rows[i][j], i * n_cols + j
             if cell in "GX#":
-                ax.text(j, i, {"G": "goal", "X": "pit", "#": "wall"}[cell], ha="center", va="center", fontsize=9)
+                ax.text(j, i, {"G": "goal", "X": "pit", "#": "wall"}[cell], ha="center", va="center", fontsize=11)
                 continue
-            ax.text(j, i + 0.3, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=8)
+            ax.text(j, i + 0.3, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=11)
             if policy is not None:
                 dx, dy = ARROWS[int(np.argmax(policy[s]))]
                 ax.arrow(j - 0.18 * dx, i + 0.18 * dy - 0.08, 0.36 * dx, -0.36 * dy, head_width=0.09,
                          length_includes_head=True, color="k")
             if cell == "S":
-                ax.text(j - 0.38, i - 0.32, "S", fontsize=8, fontweight="bold")
+                ax.text(j - 0.42, i - 0.28, "S", fontsize=11, fontweight="bold")
     ax.set_xticks([])
     ax.set_yticks([])
     return im
