@@ -36,18 +36,38 @@ class Entry:
     def anchor(self):
         return f"check-{self.chapter}-{self.number}"
 
-    def mark_html(self):
+    def mark_html(self, in_text=True):
+        """The mark: in the text it links down to the ledger row (and is the row's way back up)."""
         label = KINDS[self.kind][0]
         title = html.escape(f"Check {self.number} ({self.kind}): {self.what}. {self.measured}".strip())
+        if self.extra.get("after_table"):  # an exercise's solution, checked after the table was shown
+            return (f'<span class="nnb-mark nnb-mark-{self.kind}" title="{title}" aria-label="{title}">'
+                    f"&#10003;&#8201;{label}</span>")
+        where = f'id="{self.anchor}-at" href="#{self.anchor}"' if in_text else f'href="#{self.anchor}-at"'
         return (
-            f'<a class="nnb-mark nnb-mark-{self.kind}" href="#{self.anchor}" title="{title}" '
+            f'<a class="nnb-mark nnb-mark-{self.kind}" {where} title="{title}" '
             f'aria-label="{title}">&#10003;&#8201;{label}&#8201;{self.number}</a>'
         )
+
+    def what_html(self):
+        what = html.escape(self.what)
+        if self.formula:  # typeset by MathJax, like the page's own math
+            tex = html.escape(self.formula, quote=False)
+            what += f' <span class="math notranslate nohighlight">\\({tex}\\)</span>'
+        return what
 
     def _repr_html_(self):
         what = html.escape(self.what)
         measured = f" &middot; {html.escape(self.measured)}" if self.measured else ""
         return f'<div class="nnb-check">{self.mark_html()} <span>{what}{measured}</span></div>'
+
+    def _ipython_display_(self):
+        # shown once: when the check runs, not again when a cell ends with the returned entry
+        if not self.extra.get("shown"):
+            from IPython.display import HTML, display
+
+            self.extra["shown"] = True
+            display(HTML(self._repr_html_()))
 
     def show(self, lhs=None):
         """Render the checked identity lhs = rhs (when there is one) with this entry's mark."""
@@ -67,12 +87,14 @@ class Ledger:
     def start(self, chapter):
         if not str(chapter).replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"ledger.start expects a short name such as 'ch2', got {chapter!r}")
-        self.chapter, self.entries = str(chapter), []
+        self.chapter, self.entries, self.table_shown = str(chapter), [], False
         return self
 
     def record(self, kind, what, measured="", formula="", **extra):
         if kind not in KINDS:
             raise ValueError(f"unknown check kind {kind!r}; known: {', '.join(KINDS)}")
+        if self.table_shown:  # checks in the exercises' solutions still run and show their kind
+            extra["after_table"] = True
         entry = Entry(len(self.entries) + 1, self.chapter, kind, what, measured, formula, extra)
         self.entries.append(entry)
         return entry
@@ -84,8 +106,9 @@ class Ledger:
         counts = self.counts()
         summary = ", ".join(f"{n} {KINDS[k][0]}" for k, n in counts.items() if n)
         rows = "".join(
-            f'<tr id="{e.anchor}"><td>{e.number}</td><td>{e.mark_html()}</td>'
-            f"<td>{html.escape(e.what)}</td><td>{html.escape(e.measured)}</td></tr>"
+            f'<tr id="{e.anchor}"><td>{e.number}</td>'
+            f"<td>{e.mark_html(in_text=False) if e.extra.get('shown') else KINDS[e.kind][0]}</td>"
+            f"<td>{e.what_html()}</td><td>{html.escape(e.measured)}</td></tr>"
             for e in self.entries
         )
         legend = "".join(
@@ -152,6 +175,8 @@ class Summary:
     def __str__(self):
         return f"{_fmt(self.mean)} ± {_fmt(self.std)} over {self.n} seeds"
 
+    __repr__ = __str__
+
 
 def summarize(values):
     v = np.asarray(values, dtype=float).ravel()
@@ -211,8 +236,12 @@ def rank(what, results, order):
 
 
 def table():
-    """Display the chapter's ledger: every check that ran, its kind and what it measured."""
+    """Display the chapter's ledger: every check that ran, its kind and what it measured.
+
+    A row whose check shows a mark in the text links back up to it.  Checks made after the table
+    (in the exercises' solutions, which a build for students leaves out) still show the mark of
+    their kind, without a number or link."""
     from IPython.display import HTML, display
 
     display(HTML(LEDGER.table_html()))
-    return LEDGER
+    LEDGER.table_shown = True

@@ -273,9 +273,8 @@ class Derivation:
                 )
         _prove(self.steps[-1][0], expr, what)
         self.steps.append((expr, note))
-        title = latex(self.lhs)
         if self.entry is None:
-            self.entry = ledger.record("symbolic", f"derivation of {title}", "", show=False)
+            self.entry = ledger.record("symbolic", "derivation of", "", latex(self.lhs), show=False, shown=True)
         self.entry.measured = f"{len(self.steps) - 1} step(s), each proved by SymPy"
         return self
 
@@ -335,6 +334,7 @@ def render_checked(entry, lhs=None):
     if "lhs" not in entry.extra:
         raise ValueError(f"check {entry.number} ({entry.kind}) has no identity to render")
     left = latex(entry.extra["lhs"] if lhs is None else lhs)
+    entry.extra["shown"] = True
     _display_math(rf"{left} = {latex(entry.extra['rhs'])}", [entry])
 
 
@@ -344,6 +344,8 @@ def show(*pairs, checks=()):
     Without checks the lines are an illustration (no mark, nothing recorded).
     """
     body = r"\\ ".join(rf"{latex(a)} &= {latex(b)}" for a, b in pairs)
+    for entry in checks:
+        entry.extra["shown"] = True
     _display_math(r"\begin{aligned}" + body + r"\end{aligned}", checks)
 
 

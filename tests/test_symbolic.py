@@ -183,9 +183,11 @@ def test_ledger_records_kinds_and_renders_marks_and_table():
     ledger.measure("one run", 0.5, low=0.4, high=0.6)
     assert ledger.LEDGER.counts() == {
         "symbolic": 1, "lib": 0, "finite-difference": 1, "statistical": 1, "experiment": 1}
-    assert f'href="#{e.anchor}"' in e.mark_html()
+    assert f'href="#{e.anchor}"' in e.mark_html() and f'id="{e.anchor}-at"' in e.mark_html()
     table = ledger.LEDGER.table_html()
     assert table.count("<tr id=") == 4 and f'id="{e.anchor}"' in table and "Pythagoras" in table
+    d = Derivation(r"\frac{d}{dx} x^2", sp.Derivative(x**2, x)).step(2 * x)
+    assert r"\(\frac{d}{dx} x^2\)" in ledger.LEDGER.table_html() and d.entry.formula
 
 
 def test_ledger_checks_can_fail():
@@ -211,3 +213,14 @@ def test_rank_counts_the_seeds_where_the_order_held():
     out = ledger.rank("error", {"a": [1, 2, 1, 1, 1], "b": [2, 1, 2, 2, 2]}, order=["a", "b"])
     assert out["a"].mean < out["b"].mean
     assert "held in 4 of 5 seeds" in ledger.LEDGER.entries[-1].measured
+
+
+def test_checks_after_the_table_show_their_kind_without_a_link(monkeypatch):
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    ledger.check_fd("in the chapter", 1e-10)
+    ledger.table()
+    late = ledger.check_fd("in an exercise's solution", 1e-10)
+    assert "href" not in late.mark_html() and "FD" in late.mark_html()
+    assert "href" in ledger.LEDGER.entries[0].mark_html()
