@@ -97,6 +97,7 @@ def gan_snapshot(real, fake, d_grid, extent, title="", curve=None, marker=None, 
     fig.tight_layout()
     return fig
 
+
 def agent_environment_loop():
     """The reinforcement-learning loop as a diagram: the agent sends an action a_t, the environment
     answers with the next state s_{t+1} and a reward r_{t+1} (chapter 9).  Returns the Figure."""
