@@ -12,8 +12,7 @@ setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt   # lib too (its -e . line)
 	touch $@
 
 # MathJax 3 from npm into _vendor/mathjax (not committed): the pages load it from the book's

@@ -9,7 +9,12 @@ manager to render.  The book loads none (``nb_ipywidgets_js: {}``: its figures s
 plain-JavaScript view), so that state is dropped from the page.
 
 nnbook-print.css (in static/) lays out printed pages for `make pdf`.
+
+The kernels that execute the chapters for the book inherit NNBOOK_BOOK_BUILD=1 from this
+process: lib.widgets.explore then precomputes every frame of an interactive figure for the
+page's kernel-free view (in a live kernel elsewhere it draws frames on demand only).
 """
+import os
 from pathlib import Path
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -37,6 +42,7 @@ def _add_static(app, config):
 
 
 def setup(app):
+    os.environ["NNBOOK_BOOK_BUILD"] = "1"  # lib.widgets.BOOK_BUILD_ENV
     app.connect("config-inited", _add_static)
     app.add_css_file("nnbook-print.css", media="print")
     # After the themes and extensions have added their scripts for the page.
