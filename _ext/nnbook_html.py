@@ -15,7 +15,42 @@ process: lib.widgets.explore then precomputes every frame of an interactive figu
 page's kernel-free view (in a live kernel elsewhere it draws frames on demand only).
 """
 import os
+import re
 from pathlib import Path
+
+# What axe-core (tests/browser/test_accessibility.py) finds serious or critical in the theme's and
+# docutils' HTML, and the smallest change that fixes it, applied to every written page:
+ACCESSIBILITY_FIXES = [
+    # label-content-name-mismatch: the search button shows "Search Ctrl+K" but is named "Search";
+    # without the aria-label its name is its visible text.
+    (re.compile(r'(<button class="btn search-button-field[^"]*"[^>]*?) aria-label="Search"'), r"\1"),
+    # label-content-name-mismatch: the colour-mode button is named "Color mode", but its icons'
+    # titles ("Light", "Dark", ...), which Font Awesome turns into SVG <title>s, count as its
+    # content; the icons are decoration.
+    (re.compile(r'<i class="theme-switch ([^"]*)"([^>]*?) title="[^"]*">'), r'<i aria-hidden="true" class="theme-switch \1"\2>'),
+    # label-content-name-mismatch: MyST-NB's "Show code cell source" toggles are named "Toggle
+    # hidden content"; their visible text is the better name.
+    (re.compile(r'<summary aria-label="Toggle hidden content">'), "<summary>"),
+    # aria-required-children (critical): docutils gives the bibliography role="list" but its
+    # entries the deprecated role doc-biblioentry instead of listitem.
+    (re.compile(r'role="doc-biblioentry"'), 'role="listitem"'),
+]
+
+
+def accessible_html(text):
+    for pattern, repl in ACCESSIBILITY_FIXES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def _fix_pages(app, exception):
+    if exception or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        fixed = accessible_html(text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -45,6 +80,8 @@ def setup(app):
     os.environ["NNBOOK_BOOK_BUILD"] = "1"  # lib.widgets.BOOK_BUILD_ENV
     app.connect("config-inited", _add_static)
     app.add_css_file("nnbook-print.css", media="print")
+    app.add_css_file("nnbook.css")
+    app.connect("build-finished", _fix_pages)
     # After the themes and extensions have added their scripts for the page.
     app.connect("html-page-context", _tidy_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -40,10 +40,22 @@ def chapter():
         code(f"{GATED_CODE}\nassert gated_code_marker == 3 * x**2"),
         md("```{solution-end}\n```"),
         md("After the exercises (after-marker)."),
+        figure_cell(),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
+
+
+FIGURE_ALT = "a straight line rising from the origin (alt-marker)"
+
+
+def figure_cell():
+    """A figure whose alt text comes from the cell's metadata, as the chapters give it."""
+    cell = nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(2, 2))\nax.plot([0, 1], [0, 1])\nplt.show()")
+    cell.metadata["mystnb"] = {"image": {"alt": FIGURE_ALT}}
+    return cell
 
 
 @pytest.fixture(scope="session")
@@ -142,3 +154,9 @@ def test_solution_cells_of_a_notebook():
     cells = json.loads(nbformat.writes(chapter()))["cells"]
     dropped = load("nnbook_solutions").solution_cells(cells)
     assert dropped == {6, 8, 9, 10, 11}
+
+
+def test_figure_alt_text_comes_from_cell_metadata(with_solutions):
+    """myst-nb 1.4 reads "mystnb": {"image": {"alt": ...}} from a code cell's metadata."""
+    alts = [img.get("alt") for img in page(with_solutions).select("main .cell_output img")]
+    assert FIGURE_ALT in alts, alts
