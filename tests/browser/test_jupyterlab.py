@@ -25,10 +25,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from bookpages import CHROMEDRIVER, CHROMIUM, ROOT, chapter_pages, page_file
+from bookpages import CHROMEDRIVER, CHROMIUM, ROOT, SHOTS, page_file
 
 CHAPTER = os.environ.get("NNBOOK_LAB_CHAPTER", "chapters/01_perceptron")
-RUN_ALL_TIMEOUT = 240  # seconds; the chapter runs in 9-15 s on an idle machine
+RUN_ALL_TIMEOUT = 180  # seconds; the chapter runs in 9-15 s on an idle machine
 
 
 def free_port():
@@ -47,7 +47,12 @@ def lab(tmp_path_factory):
     nbdir.mkdir()
     shutil.copy(ROOT / f"{CHAPTER}.ipynb", nbdir)
     port, token = free_port(), secrets.token_hex(16)
+    # JupyterLab 4 keeps only the cells in view in the page; the test reads every cell.
+    settings = work / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(work / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
                MPLCONFIGDIR=str(work / "mpl"), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.pop("NNBOOK_BOOK_BUILD", None)
     jupyter = Path(sys.executable).with_name("jupyter")
@@ -142,7 +147,11 @@ def ran_all(lab, lab_driver):
         done = [p for p in prompts if re.fullmatch(r"\[\d+\]:", p.strip())]
         return len(done) == code_cells and not any("*" in p for p in prompts)
 
-    WebDriverWait(driver, RUN_ALL_TIMEOUT, poll_frequency=1).until(finished)
+    try:
+        WebDriverWait(driver, RUN_ALL_TIMEOUT, poll_frequency=1).until(finished)
+    finally:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SHOTS / "jupyterlab.png"))
     print(f"JupyterLab Run All of {CHAPTER}: {time.time() - start:.1f} s")
     return driver
 
