@@ -56,11 +56,15 @@ book-without-solutions: $(STAMP) $(MATHJAX)
 	ln -sfn $(abspath _build/.jupyter_cache) $(STUDENT_BUILD)/_build/.jupyter_cache
 	NNBOOK_SOLUTIONS=omit $(BIN)/jupyter-book build . --path-output $(STUDENT_BUILD) --warningiserror --keep-going
 
-# The book build (above), then lib's unit tests and every notebook under chapters/ through nbval,
-# then the browser tests of the built book.
+# The book build and the printed book (above and below), then lib's unit tests and every notebook
+# under chapters/ through nbval, then the browser tests of the built book.
 # Two pytest workers on two cores, each with one BLAS thread so they do not oversubscribe; --dist loadfile
-# keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel.
-test: $(STAMP) book browser
+# keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel,
+# and each test file on one worker: tests/test_run_anywhere.py makes its fresh virtual environment
+# once, tests/test_reader_book.py builds its small book once.
+# The browser tests (tests/browser): the built book's pages, axe-core on every page, the PDF's
+# margins and outline, and chapter 1 in a live JupyterLab.
+test: $(STAMP) book pdf browser
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests chapters
 	$(BROWSER_TESTS)
 
@@ -84,15 +88,20 @@ browser: $(AXE)
 
 # The built book in headless Chromium with the network blocked (tests/browser): every page loads
 # with no console error or failed request, math is typeset, the figures' sliders change the
-# frame, search works; a screenshot goes to _build/browser/.  Skips (except with CI=true)
+# frame, search works, axe-core finds no serious or critical accessibility violation, figures
+# have alt text and stay legible in dark mode; the PDF (make pdf) has nothing in its margins and
+# a bookmarked outline; chapter 1 runs in JupyterLab with live widgets and its glued numbers in
+# the prose.  Screenshots and axe reports go to _build/browser/.  Skips (except with CI=true)
 # where there is no Chromium.
 BROWSER_TESTS = NNBOOK_CHROMIUM=$(CHROMIUM) NNBOOK_CHROMEDRIVER=$(CHROMEDRIVER) $(BIN)/python -m pytest tests/browser -rs
-test-browser: $(STAMP) book browser
+test-browser: $(STAMP) book pdf browser
 	$(BROWSER_TESTS)
 
 # The whole book as one PDF, _build/pdf/book.pdf: Jupyter Book's single-page HTML printed by
 # the same headless Chromium, offline, after MathJax has typeset (the virtual-time budget);
-# each interactive figure prints at the frame it first shows.  No LaTeX.
+# each interactive figure prints at the frame it first shows, display equations wider than the
+# column are scaled to fit (_ext/static/nnbook-print.js), and the headings become the PDF's
+# bookmarks (--generate-pdf-document-outline).  No LaTeX.
 BOOK_ROOT = $(shell sed -n 's/^root: *//p' _toc.yml)
 pdf: $(STAMP) $(MATHJAX) browser
 	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going

@@ -8,7 +8,9 @@ MyST-NB also embeds the notebook's ipywidgets state (about 100 kB a chapter) for
 manager to render.  The book loads none (``nb_ipywidgets_js: {}``: its figures show their
 plain-JavaScript view), so that state is dropped from the page.
 
-nnbook-print.css (in static/) lays out printed pages for `make pdf`.
+nnbook-print.css and nnbook-print.js (in static/) lay out printed pages for `make pdf` (the
+script scales display equations wider than the text column to fit it); nnbook.css holds the
+screen styles (figures on a white card in dark mode).
 
 The kernels that execute the chapters for the book inherit NNBOOK_BOOK_BUILD=1 from this
 process: lib.widgets.explore then precomputes every frame of an interactive figure for the
@@ -76,11 +78,42 @@ def _add_static(app, config):
     config.html_static_path.append(str(Path(__file__).parent / "static"))
 
 
+def _skip(self, node):
+    from docutils import nodes
+
+    raise nodes.SkipNode
+
+
+def _register_hidden_cells(app):
+    """Cells tagged hide-input: MyST-NB wraps them in a HideCodeCellNode and
+    sphinx-jupyterbook-latex puts a HiddenCellNode in them, and both register visitors for the
+    html builder's translator only, so the singlehtml build of `make pdf` fails ("unknown node
+    type").  The printed book shows neither the toggle nor the hidden input."""
+    from myst_nb.sphinx_ import HideCodeCellNode
+
+    def unwrap(self, node):  # print the cell's output only, without the toggle
+        for child in node.children:
+            if child.get("nb_element") == "cell_code_output":
+                child.walkabout(self)
+        from docutils import nodes
+
+        raise nodes.SkipNode
+
+    app.add_node(HideCodeCellNode, override=True, singlehtml=(unwrap, None))
+    try:
+        from sphinx_jupyterbook_latex.nodes import HiddenCellNode
+    except ImportError:
+        return
+    app.add_node(HiddenCellNode, override=True, singlehtml=(_skip, None))
+
+
 def setup(app):
+    _register_hidden_cells(app)
     os.environ["NNBOOK_BOOK_BUILD"] = "1"  # lib.widgets.BOOK_BUILD_ENV
     app.connect("config-inited", _add_static)
     app.add_css_file("nnbook-print.css", media="print")
     app.add_css_file("nnbook.css")
+    app.add_js_file("nnbook-print.js")
     app.connect("build-finished", _fix_pages)
     # After the themes and extensions have added their scripts for the page.
     app.connect("html-page-context", _tidy_scripts, priority=900)
