@@ -129,7 +129,7 @@ def test_the_book_without_solutions_has_none(without_solutions):
     assert any("after-marker" in "".join(c["source"]) for c in nb["cells"])
 
 
-def test_hide_solutions_true_is_read_as_omit(small_book, tmp_path_factory):
+def test_hide_solutions_true_is_read_as_omit(monkeypatch):
     """sphinx-exercise's own switch, which crashes on gated solutions by itself, works too."""
     from _ext_loader import load
 
@@ -139,7 +139,7 @@ def test_hide_solutions_true_is_read_as_omit(small_book, tmp_path_factory):
         nnbook_solutions, hide_solutions = "show", True
 
     cfg = Config()
-    os.environ.pop("NNBOOK_SOLUTIONS", None)
+    monkeypatch.delenv("NNBOOK_SOLUTIONS", raising=False)
     ext._read_mode(None, cfg)
     assert cfg.nnbook_solutions == "omit" and cfg.hide_solutions is False
     cfg.nnbook_solutions = "sometimes"
