@@ -139,6 +139,27 @@ class Explorable:
         return bundle
 
 
+# ipywidgets' sliders (noUiSlider) give their handle role="slider" but no accessible name; the
+# visible description beside it is not linked to it.  Run with each redraw, this names every
+# slider handle on the page after its description (screen readers then say "lr, 0.03"); it
+# retries for a few seconds, since the widget may be drawn after the script runs.
+_NAME_HANDLES = """
+(function () {
+  var tries = 0;
+  function name() {
+    document.querySelectorAll(".widget-slider").forEach(function (s) {
+      var label = s.querySelector(".widget-label"), handle = s.querySelector("[role='slider']");
+      if (label && handle && !handle.getAttribute("aria-label")) {
+        handle.setAttribute("aria-label", label.textContent.trim());
+      }
+    });
+    if (++tries < 20) { setTimeout(name, 250); }
+  }
+  name();
+})();
+"""
+
+
 def _key(kwargs):
     return repr(sorted(kwargs.items()))
 
@@ -146,7 +167,7 @@ def _key(kwargs):
 def _live_widget(draw, names, values, initial, alt_of, dpi, drawn):
     try:
         import ipywidgets as w
-        from IPython.display import HTML, display
+        from IPython.display import HTML, Javascript, display
     except ImportError:  # without ipywidgets the static view is all there is
         return None
 
@@ -170,6 +191,7 @@ def _live_widget(draw, names, values, initial, alt_of, dpi, drawn):
             out.clear_output(wait=True)
             png = drawn.get(_key(kwargs)) or figure_to_png(draw(**kwargs), dpi=dpi)
             display(HTML(f'<img class="nnb-live-frame" src="{png}" alt="{html.escape(alt_of(kwargs))}" style="max-width:100%">'))
+            display(Javascript(_NAME_HANDLES))
 
     w.interactive_output(redraw, sliders)
     return w.VBox([w.HBox(controls, layout=w.Layout(flex_flow="row wrap")), out])

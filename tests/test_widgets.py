@@ -69,7 +69,8 @@ def test_the_live_widget_redraws_with_alt_and_shows_long_labels_whole(monkeypatc
 
     monkeypatch.delenv(widgets.BOOK_BUILD_ENV, raising=False)
     shown_html = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj: shown_html.append(obj.data))
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda obj: shown_html.append(obj.data) if isinstance(obj, IPython.display.HTML) else None)
     long_label = "horizontal edges (Sobel)"
     ex = widgets.explore(lambda kernel: draw(1, 1), alt=lambda kernel: f"the map of {kernel}",
                          kernel=["identity", long_label, "blur"])

@@ -186,6 +186,28 @@ def test_live_widget_renders_and_its_slider_redraws_the_figure(ran_all):
     print(f"alt before: {before_alt!r}; after: {new.get_attribute('alt')!r}")
 
 
+def test_live_widget_controls_pass_axe(ran_all):
+    """The live widget's sliders have accessible names (axe-core on the widget alone)."""
+    axe = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+    if not axe.exists():
+        pytest.fail(f"no {axe}: `make browser` installs axe-core from npm")
+    driver = ran_all
+    widget = next(w for w in driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-vbox")
+                  if w.find_elements(By.CSS_SELECTOR, "img.nnb-live-frame"))
+    driver.execute_script(axe.read_text(encoding="utf-8"))
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(arguments[0], {resultTypes: ['violations']}).then(r => done(JSON.stringify(r.violations)), e => done('error: ' + e));",
+        widget,
+    )
+    assert not result.startswith("error:"), result
+    import json
+
+    bad = [(v["id"], v["impact"], [n["html"][:120] for n in v["nodes"][:2]]) for v in json.loads(result)
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
+
+
 def test_prose_shows_the_glued_number_the_book_shows(ran_all):
     driver = ran_all
     nb = nbformat.read(ROOT / f"{CHAPTER}.ipynb", as_version=4)
