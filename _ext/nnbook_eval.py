@@ -15,9 +15,6 @@ from myst_nb.core.variables import RetrievalError, format_plain_text
 from myst_nb.ext.eval import EvalRoleAny
 from myst_nb.ext.glue.utils import retrieve_glue_data
 from myst_nb.ext.utils import RoleBase
-from sphinx.util import logging
-
-LOGGER = logging.getLogger(__name__)
 
 
 def parse_glued(text):

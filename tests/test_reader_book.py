@@ -160,3 +160,13 @@ def test_figure_alt_text_comes_from_cell_metadata(with_solutions):
     """myst-nb 1.4 reads "mystnb": {"image": {"alt": ...}} from a code cell's metadata."""
     alts = [img.get("alt") for img in page(with_solutions).select("main .cell_output img")]
     assert FIGURE_ALT in alts, alts
+
+
+def test_the_book_reads_only_plain_glued_calls():
+    from _ext_loader import load
+
+    parse = load("nnbook_eval").parse_glued
+    assert parse('glued("acc", ".1%")') == ("acc", ".1%")
+    assert parse(' glued("n") ') == ("n", "")
+    for other in ('glued(name)', 'glued("a", spec=".1f")', 'f"{x:.2f}"', 'glued("a", ".1f", 3)', 'glued(', "x"):
+        assert parse(other) is None, other
