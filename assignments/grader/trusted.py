@@ -57,6 +57,24 @@ class Handle:
     def __init__(self, i):
         self.i = i
 
+    def __repr__(self):
+        return "<a cache>"
+
+
+def describe(v):
+    """A short description of a value for a message: its type and shape, never its numbers."""
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape}"
+    if isinstance(v, list):
+        return f"{len(v)} values ({', '.join(describe(x) for x in v[:4])}{', ...' if len(v) > 4 else ''})"
+    if isinstance(v, dict):
+        return f"a dict with keys {sorted(v)[:6]}"
+    if isinstance(v, Handle):
+        return "a cache"
+    if v is None:
+        return "None"
+    return type(v).__name__ if not isinstance(v, Unsupported) else v.what
+
 
 # ------------------------------------------------------------------------------------------
 # Reading the student's values (plain data only)
@@ -264,7 +282,7 @@ class Student:
 
 def array(v, name, shape=None):
     if isinstance(v, Unsupported) or not isinstance(v, np.ndarray):
-        raise Fail(f"{name} should be a NumPy array of numbers, got {v!r}"[:200])
+        raise Fail(f"{name} should be a NumPy array of numbers, got {describe(v)}"[:200])
     if shape is not None and v.shape != tuple(shape):
         raise Fail(f"{name} should have shape {tuple(shape)}, got {v.shape}")
     if not np.all(np.isfinite(v)):
@@ -280,7 +298,7 @@ def number(v, name, kind="a single number (a float or a 0-d array)"):
 
 def items(v, name, n):
     if not isinstance(v, list) or len(v) != n:
-        raise Fail(f"{name} should return {n} values (a tuple), got {v!r}"[:200])
+        raise Fail(f"{name} should return {n} values (a tuple), got {describe(v)}"[:200])
     return v
 
 
@@ -325,13 +343,14 @@ def finite_differences(student, forward, args, wrt, dout, h=1e-6, keep=None):
 # Reading the code without running it: what the grading report flags for the teacher
 
 ALLOWED_IMPORTS = {"numpy", "sympy", "math", "itertools", "functools", "collections", "typing",
-                   "dataclasses", "time", "warnings", "operator", "fractions"}
+                   "dataclasses", "time", "warnings", "operator", "fractions", "sys"}
 SUSPECT_NAMES = {
     "get_ipython": "uses get_ipython (IPython hooks)", "__import__": "uses __import__",
     "exec": "uses exec", "eval": "uses eval", "compile": "uses compile", "globals": "uses globals()",
     "setattr": "uses setattr", "delattr": "uses delattr", "open": "opens files",
     "__builtins__": "touches __builtins__", "builtins": "touches builtins", "settrace": "uses settrace",
-    "setprofile": "uses setprofile", "excepthook": "touches sys.excepthook", "__class__": "uses __class__",
+    "setprofile": "uses setprofile", "excepthook": "touches sys.excepthook", "displayhook": "touches sys.displayhook",
+    "modules": "touches sys.modules", "meta_path": "touches sys.meta_path", "__class__": "uses __class__",
     "__subclasses__": "uses __subclasses__", "__globals__": "uses __globals__", "__code__": "uses __code__",
 }
 MODULE_ALIASES = {"np", "numpy", "sp", "sympy", "math", "data", "lib"}
