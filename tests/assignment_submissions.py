@@ -202,6 +202,10 @@ def different(source, assignment):
     assert set(DIFFERENT[assignment]) == set(cells), "every answer cell needs a different solution"
     for gid, code in DIFFERENT[assignment].items():
         cells[gid].source = code.strip()
+    for cell in nb.cells:   # the written answers: a student's text in place of the rubric
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            cell.source = "My answer: the argument in my own words, for the teacher to grade."
     return nb
 
 
