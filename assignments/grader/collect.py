@@ -7,8 +7,11 @@ where nbgrader expects them, with the timestamp.txt that autograde (lateness) an
 student named STUDENT_ID.ipynb, or one folder per student, STUDENT_ID/ASSIGNMENT.ipynb.  Each becomes
 submitted/STUDENT_ID/ASSIGNMENT/ASSIGNMENT.ipynb; timestamp.txt gets --time (UTC) or else the file's
 modification time.  A previous submission of the same student is replaced (and said so).
+A submission_secret.txt is written too, as the exchange does: without it nbgrader release_feedback
+stops at that student.
 """
 import argparse
+import secrets
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +38,9 @@ def collect(assignment, folder, when=None, root=Path(".")):
         shutil.copy2(path, dest / f"{assignment}.ipynb")
         stamp = when or datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         (dest / "timestamp.txt").write_text(stamp.strftime(FORMAT))
+        # nbgrader release_feedback reads it for every graded student (the exchange writes it on submit);
+        # these students get their feedback page from you, not through the exchange
+        (dest / "submission_secret.txt").write_text(secrets.token_hex(16))
         print(f"{student}: {path} -> {dest / (assignment + '.ipynb')}, submitted {stamp.strftime(FORMAT)}")
         done.append(student)
     if not done:
