@@ -218,9 +218,9 @@ class Student:
     def _run_cell(self, gid, source):
         try:
             reply = self.request({"op": "exec", "cell": gid, "source": source})
-        except Timeout:
+        except (Timeout, Fail) as exc:   # a runaway cell, or one that ends the process: left out from now on
             self.skip.add(gid)
-            self.cell_errors[gid] = f"the cell did not finish within {CELL_SECONDS} s"
+            self.cell_errors[gid] = str(exc) or f"the cell did not finish within {CELL_SECONDS} s"
             self._start()
             return
         if "error" in reply:
