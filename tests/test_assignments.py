@@ -729,3 +729,15 @@ def test_teachers_guide_runs_as_written(tmp_path):
     assert grades["ada"]["first_name"] == "Ada" and grades["ada"]["duedate"].startswith("2030-01-01 12:00:00")
     assert float(grades["ada"]["score"]) == 12.0 and float(grades["alan"]["score"]) == 11.5
     assert float(grades["grace"]["score"]) == 11.0 and float(grades["grace"]["max_score"]) == 12.0
+    # a notebook that rewrites the grader's checks while nbgrader runs it stops its own grading, loudly
+    mallory = subs.clone(source)
+    cell = solution_cells(mallory)["part2_answer"]
+    cell.source = "with open('../../../grader/checks_01_perceptron.py', 'a') as fh:\n    fh.write('# all pass')\n" \
+        + cell.source
+    (tmp_path / "late").mkdir()
+    nbformat.write(mallory, tmp_path / "late" / "mallory.ipynb")
+    sh(py + ["grader.collect", assignment, str(tmp_path / "late")])
+    sh(py + ["nbgrader", "autograde", assignment, "--student=mallory"], ok=False)
+    sh(py + ["grader.report", assignment])
+    problems = json.loads((course / "reports" / f"{assignment}.json").read_text())
+    assert problems["failed"] == ["kurt", "mallory"] and problems["tampering"] == ["mallory"]
