@@ -23,6 +23,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader import utils
 
+from .trusted import defined_names, scan
+
 HERE = Path(__file__).resolve().parent
 LIB = Path(lib.__file__).resolve().parent   # the book's lib, as this environment imports it
 TOTAL_SECONDS = 900   # a whole submission; every check call has its own 30 s limit as well
@@ -56,8 +58,16 @@ class TrustedGrade(NbGraderPreprocessor):
         report.parent.mkdir(parents=True, exist_ok=True)
         changed = [p for p, h in manifest().items() if MANIFEST.get(p) != h]
         if changed:
-            raise RuntimeError(f"grader or lib files changed while grading: {changed}; restore them with git "
-                               f"and grade again")
+            message = (f"grader or lib files changed while grading: {changed}; restore them with git "
+                       f"and grade again")
+            source = nbformat.read(root / "source" / assignment / f"{notebook}.ipynb", as_version=4)
+            locked = [c.source for c in source.cells if c.cell_type == "code" and utils.is_locked(c)
+                      and not utils.is_grade(c)]
+            answers = {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
+                       if c.cell_type == "code" and utils.is_solution(c)}
+            report.write_text(json.dumps({"grading_failed": message, "parts": {}, "notebook": notebook,
+                                          "flags": scan(answers, defined_names(locked))}, indent=1))
+            raise RuntimeError(message)
         with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
             path = Path(tmp) / f"{notebook}.ipynb"
             nbformat.write(nb, path)
