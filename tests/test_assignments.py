@@ -51,7 +51,7 @@ class Break:
     `loses` names the grade cells that must then score zero; every other grade cell must keep
     full marks, so choose a part that no later part builds on.  `says`: words the failed check's
     message must contain.  The runaway-loop submission puts `while True: pass` at the start of the
-    first break's cell, so the same cells lose.
+    first break's cell (of LOOPED only), so the same cells lose.
     """
     cell: str
     find: str
@@ -256,7 +256,8 @@ def grade_everything(assignment, work):
     if assignment == LOOPED:
         looper = clone(source)
         edit_solution(looper[name], BREAKS[assignment][0].cell,
-                      lambda lines, indent: [f"{indent}while True:  # a runaway loop", f"{indent}    pass"] + lines)
+                      lambda lines, indent: [f"{indent}import time", f"{indent}while True:  # a runaway loop",
+                                             f"{indent}    time.sleep(0.01)  # (idle, so the test costs no CPU)"] + lines)
         students["looper"] = looper
     for kind, make in subs.TAMPERING.items():
         students[f"tamper_{kind}"] = {name: make(rel, assignment)}
