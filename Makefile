@@ -115,7 +115,7 @@ pdf: $(STAMP) $(MATHJAX) browser
 	  status=$$?; rm -rf $$profile; exit $$status
 	@test -s _build/pdf/book.pdf && echo "PDF: _build/pdf/book.pdf"
 
-# The student version of every assignment under assignments/source/ (solutions and hidden tests
+# The student version of every assignment under assignments/source/ (solutions and rubrics
 # removed) into assignments/release/, with nbgrader; README's teacher's guide has the next steps.
 # nbgrader runs the venv's alembic, so the venv's bin/ goes first on PATH.
 .PHONY: assignments
@@ -123,6 +123,27 @@ assignments: $(STAMP)
 	cd assignments && for a in source/*/; do \
 	  PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment "$$(basename $$a)" --force || exit 1; \
 	done
+
+# The teacher's guide's other steps (README), run from the repository root like the target above
+# (or `make -C .. TARGET` from assignments/); A names the assignment: make assignments-grade A=01_perceptron.
+# assignments-collect: the notebooks in FROM (STUDENT_ID.ipynb each, or STUDENT_ID/A.ipynb) into
+#   submitted/, with the timestamp.txt that lateness and release_feedback need; TIME="2026-12-01 17:00:00"
+#   (UTC) stamps them all, else each file's modification time.
+# assignments-grade: nbgrader autograde (the grade comes from assignments/grader, in fresh processes),
+#   then the grading report: failed gradings, tampering, answers to grade by hand.
+NBGRADER_ENV = cd assignments && export PATH="$(abspath $(BIN)):$$PATH" &&
+.PHONY: assignments-collect assignments-grade assignments-report
+assignments-collect: $(STAMP)
+	@test -n "$(A)" -a -n "$(FROM)" || { echo "usage: make assignments-collect A=ASSIGNMENT FROM=FOLDER [TIME='YYYY-MM-DD HH:MM:SS']"; exit 1; }
+	$(NBGRADER_ENV) python -m grader.collect $(A) "$(abspath $(FROM))" $(if $(TIME),--time "$(TIME)")
+
+assignments-grade: $(STAMP)
+	@test -n "$(A)" || { echo "usage: make assignments-grade A=ASSIGNMENT"; exit 1; }
+	$(NBGRADER_ENV) { nbgrader autograde $(A) --force; status=$$?; python -m grader.report $(A) && exit $$status; }
+
+assignments-report: $(STAMP)
+	@test -n "$(A)" || { echo "usage: make assignments-report A=ASSIGNMENT"; exit 1; }
+	$(NBGRADER_ENV) python -m grader.report $(A)
 
 clean:
 	rm -rf _build

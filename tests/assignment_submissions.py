@@ -1,0 +1,339 @@
+"""Submissions for tests/test_assignments.py, made from an assignment's release or source notebook.
+
+DIFFERENT: correct answers written differently from the reference solutions (other formulas,
+loops where the reference vectorises and the reverse); they must get full marks.
+TAMPERING: one submission per way of cheating that fooled the old in-kernel hidden tests; each
+must score at most 10 % and be flagged by the grading report.
+"""
+import ast
+import json
+import textwrap
+
+import nbformat
+
+
+def clone(nb):
+    return nbformat.from_dict(json.loads(json.dumps(nb)))
+
+
+def answer_cells(nb):
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+
+
+DIFFERENT = {
+    "01_perceptron": {
+        "part1_answer": """
+g_sigmoid = sp.expand(s * (1 - s))          # worked out by hand, then checked:
+h_tanh = sp.Integer(1) - s * s
+assert sp.simplify(g_sigmoid.subs(s, sigma) - sp.diff(sigma, x)) == 0
+""",
+        "part2_answer": """
+def perceptron_predict(x, w, b):
+    z = np.dot(x, w) + b
+    return np.sign(np.sign(z) + 0.5)          # sign(0) + 0.5 > 0 gives +1
+""",
+        "part3_answer": """
+def perceptron_train(x, y, rng, lr=1.0, max_epochs=100):
+    w, b, updates = np.zeros(np.shape(x)[1]), 0.0, 0
+    epoch = 0
+    while epoch < max_epochs:
+        epoch += 1
+        errors = 0
+        for i in rng.permutation(len(y)):
+            if y[i] * (np.dot(x[i], w) + b) <= 0:
+                w = w + lr * y[i] * np.asarray(x[i], dtype=float)
+                b = b + lr * y[i]
+                updates += 1
+                errors += 1
+        if errors == 0:
+            return w, float(b), updates, True
+    return w, float(b), updates, False
+""",
+        "part4_forward": """
+def neuron_forward(x, w, b):
+    z = np.einsum("nd,d->n", x, w) + b
+    a = np.exp(-np.logaddexp(0.0, -z))        # 1 / (1 + e^-z), computed as exp(-log(1 + e^-z))
+    return a, {"x": x, "w": w, "a": a}
+""",
+        "part4_backward": """
+def neuron_backward(da, cache):
+    a = cache["a"]
+    dz = da * a - da * a**2
+    dx = dz[:, None] * cache["w"][None, :]
+    dw = np.einsum("n,nd->d", dz, cache["x"])
+    return dx, dw, float(np.sum(dz))
+""",
+        "part5_answer": """
+w_exp, b_exp, mistakes, converged = perceptron_train(x_train, y_train, np.random.default_rng(0))
+test_acc = np.count_nonzero(perceptron_predict(x_test, w_exp, b_exp) == y_test) / len(y_test)
+r_squared = np.max(np.sum(x_train**2, axis=1) + 1.0)
+gamma = np.min(y_train * (x_train @ u_true[:-1] + u_true[-1])) / np.sqrt(u_true @ u_true)
+bound = r_squared / gamma**2
+""",
+    },
+    "02_backprop": {
+        "part1_answer": """
+grad_loss = sp.Matrix([p1 - 1, p2, p3])
+jacobian_softmax = sp.Matrix(3, 3, lambda i, j: (p[i] if i == j else 0) - p[i] * p[j])
+""",
+        "part2_answer": """
+def affine_forward(x, w, b):
+    return np.dot(x, w) + b[None, :], {"x": x, "w": w}
+
+
+def affine_backward(dout, cache):
+    dx = np.einsum("nm,dm->nd", dout, cache["w"])
+    dw = np.einsum("nd,nm->dm", cache["x"], dout)
+    return dx, dw, np.sum(dout, axis=0)
+""",
+        "part3_forward": """
+def softmax_forward(z):
+    e = np.exp(z - np.max(z, axis=-1)[:, None])
+    p = e / np.sum(e, axis=-1)[:, None]
+    return p, (p,)
+""",
+        "part3_backward": """
+def softmax_backward(dp, cache):
+    (p,) = cache
+    inner = np.einsum("nc,nc->n", dp, p)
+    return p * dp - p * inner[:, None]
+""",
+        "part4_answer": """
+def softmax_cross_entropy(z, y):
+    n = len(y)
+    m = z.max(axis=1, keepdims=True)
+    log_p = z - (m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True)))
+    onehot = np.zeros_like(z)
+    onehot[np.arange(n), y] = 1.0
+    return -np.sum(log_p * onehot) / n, (np.exp(log_p) - onehot) / n
+""",
+        "part5_answer": """
+def two_layer_loss(params, x, y):
+    h, c1 = affine_forward(x, params["w1"], params["b1"])
+    z, c2 = affine_forward(h * (h > 0), params["w2"], params["b2"])
+    loss, dz = softmax_cross_entropy(z, y)
+    da, dw2, db2 = affine_backward(dz, c2)
+    _, dw1, db1 = affine_backward(np.where(h > 0, da, 0.0), c1)
+    return loss, dict(w1=dw1, b1=db1, w2=dw2, b2=db2)
+""",
+        "part6_answer": """
+params = dict(w1=init_rng.normal(0.0, 1.0, size=(2, 32)), b1=np.zeros(32),
+              w2=init_rng.normal(0.0, np.sqrt(2 / 32), size=(32, 3)), b2=np.zeros(3))
+losses = []
+for step in range(1000):
+    value, grads = two_layer_loss(params, x_train, y_train)
+    losses.append(value)
+    params = {k: v - grads[k] for k, v in params.items()}
+hidden, _ = affine_forward(x_test, params["w1"], params["b1"])
+logits, _ = affine_forward(np.maximum(hidden, 0), params["w2"], params["b2"])
+test_acc = float((logits.argmax(axis=1) == y_test).mean())
+""",
+    },
+    "03_cnn": {
+        "part1_answer": """
+dw = [sum(gs[i] * xs[i + k] for i in range(3)) for k in range(3)]
+pad_width = 2
+flipped_kernel = [ws[2], ws[1], ws[0]]
+""",
+        "part2_answer": """
+def conv2d_forward(x, w, b, stride=1, pad=0):
+    xp = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    win = np.lib.stride_tricks.sliding_window_view(xp, w.shape[2:], axis=(2, 3))[:, :, ::stride, ::stride]
+    out = np.einsum("nchwpq,fcpq->nfhw", win, w) + b[None, :, None, None]
+    return out, (x, w, stride, pad)
+""",
+        "part3_answer": """
+def conv2d_backward(dout, cache):
+    x, w, stride, pad = cache            # loop over kernel offsets instead of output positions
+    xp = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    ho, wo = dout.shape[2:]
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for p in range(w.shape[2]):
+        for q in range(w.shape[3]):
+            rows = slice(p, p + stride * (ho - 1) + 1, stride)
+            cols = slice(q, q + stride * (wo - 1) + 1, stride)
+            dw[:, :, p, q] = np.einsum("nfhw,nchw->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, p, q])
+    dx = dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+""",
+        "part4_forward": """
+def maxpool_forward(x, size=2):
+    ho, wo = x.shape[2] // size, x.shape[3] // size
+    out = np.empty(x.shape[:2] + (ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i * size:(i + 1) * size, j * size:(j + 1) * size].max(axis=(2, 3))
+    return out, (x, size)
+""",
+        "part4_backward": """
+def maxpool_backward(dout, cache):
+    x, size = cache
+    n, c, ho, wo = dout.shape
+    win = x[:, :, :ho * size, :wo * size].reshape(n, c, ho, size, wo, size).transpose(0, 1, 2, 4, 3, 5)
+    win = win.reshape(n, c, ho, wo, size * size)
+    mask = np.zeros_like(win)
+    np.put_along_axis(mask, win.argmax(axis=-1)[..., None], 1.0, axis=-1)
+    grad = (mask * dout[..., None]).reshape(n, c, ho, wo, size, size).transpose(0, 1, 2, 4, 3, 5)
+    dx = np.zeros_like(x)
+    dx[:, :, :ho * size, :wo * size] = grad.reshape(n, c, ho * size, wo * size)
+    return dx
+""",
+        "part5_answer": """
+w, b = np.zeros((1, 1, 3, 3)), np.zeros(1)
+losses = []
+for step in range(100):
+    out, cache = conv2d_forward(x_img, w, b)
+    r = out - y_img
+    losses.append(float(np.sum(r**2) / (2 * r.size)))
+    grads = conv2d_backward(r / r.size, cache)
+    w = w - 0.5 * grads[1]
+    b = b - 0.5 * grads[2]
+w_learned, b_learned = w, b
+""",
+    },
+}
+
+
+def different(source, assignment):
+    nb = clone(source)
+    cells = answer_cells(nb)
+    assert set(DIFFERENT[assignment]) == set(cells), "every answer cell needs a different solution"
+    for gid, code in DIFFERENT[assignment].items():
+        cells[gid].source = code.strip()
+    for cell in nb.cells:   # the written answers: a student's text in place of the rubric
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            cell.source = "My answer: the argument in my own words, for the teacher to grade."
+    return nb
+
+
+# ------------------------------------------------------------------------------------------
+# Tampering: each function fills a blank (release) notebook
+
+# the variables each assignment's top-level answer cells define (the SymPy answers, the experiment)
+TOP_LEVEL = {
+    "01_perceptron": ["g_sigmoid", "h_tanh", "w_exp", "b_exp", "mistakes", "converged", "test_acc", "bound"],
+    "02_backprop": ["grad_loss", "jacobian_softmax", "params", "losses", "test_acc"],
+    "03_cnn": ["dw", "pad_width", "flipped_kernel", "losses", "w_learned", "b_learned"],
+}
+
+
+def fill_stubs(nb, in_function, top_level, prelude=""):
+    """Replace each `raise NotImplementedError()` stub: in a function by in_function(fn_name, args),
+    at top level by top_level; prelude goes first in the first answer cell."""
+    cells = list(answer_cells(nb).values())
+    for cell in cells:
+        lines = cell.source.splitlines()
+        out, current, args = [], None, []
+        for line in lines:
+            stripped = line.strip()
+            if stripped.startswith("def "):
+                node = ast.parse(stripped + "\n    pass").body[0]
+                current, args = node.name, [a.arg for a in node.args.args]
+            if stripped == "raise NotImplementedError()":
+                indent = line[: len(line) - len(line.lstrip())]
+                code = in_function(current, args) if indent else top_level
+                out += [indent + c for c in textwrap.dedent(code).strip().splitlines()]
+            else:
+                out.append(line)
+        cell.source = "\n".join(out)
+    cells[0].source = textwrap.dedent(prelude).strip() + "\n" + cells[0].source
+    return nb
+
+
+def tamper_rebind(release, assignment):
+    """Redefine the notebook's helpers and numpy's comparisons, so that any in-kernel test passes."""
+    prelude = """
+    def _always(*args, **kwargs):
+        return True
+    is_zero = _always
+    rel_error = check_layer = lambda *args, **kwargs: 0.0
+    np.isclose = np.allclose = np.all = _always
+    np.mean = lambda *args, **kwargs: 1.0
+    np.testing.assert_allclose = np.testing.assert_array_equal = lambda *args, **kwargs: None
+    abs = lambda value: 0.0
+    """
+    return fill_stubs(clone(release), lambda fn, args: "return np.zeros(3), None",
+                      "; ".join(f"{v} = 0" for v in TOP_LEVEL[assignment]), prelude)
+
+
+def tamper_ast_hook(release, assignment):
+    """An IPython AST transformer that wraps every later cell in try/except BaseException."""
+    prelude = """
+    import ast as _ast
+    class _Swallow(_ast.NodeTransformer):
+        def visit_Module(self, node):
+            handler = _ast.ExceptHandler(type=_ast.Name("BaseException", _ast.Load()), name=None, body=[_ast.Pass()])
+            node.body = [_ast.Try(body=node.body or [_ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
+            return _ast.fix_missing_locations(node)
+    get_ipython().ast_transformers.append(_Swallow())
+    """
+    return fill_stubs(clone(release), lambda fn, args: "raise NotImplementedError()", "pass", prelude)
+
+
+def tamper_trace(release, assignment):
+    """sys.settrace, sys.excepthook and a builtins swap (assertions and errors hidden)."""
+    prelude = """
+    import sys, builtins
+    sys.settrace(lambda *args: None)
+    sys.excepthook = lambda *args: None
+    builtins.AssertionError = type("AssertionError", (Warning,), {})
+    builtins.abs = lambda value: 0.0
+    """
+    return fill_stubs(clone(release), lambda fn, args: "return 0.0", "pass", prelude)
+
+
+LIB_MODULES = ("perceptron", "linear", "losses", "conv", "activations")
+
+
+def tamper_lib(release, assignment):
+    """Every graded function that lib implements delegates to lib's reference implementation."""
+    import importlib
+
+    def delegate(fn, args):
+        for mod in LIB_MODULES:
+            if hasattr(importlib.import_module(f"lib.{mod}"), fn):
+                return f"from lib.{mod} import {fn} as reference\nreturn reference({', '.join(args)})"
+        return f"from lib import activations, linear\nraise NotImplementedError()"
+    return fill_stubs(clone(release), delegate, "from lib import perceptron, linear, losses, conv")
+
+
+COPIES = {
+    "01_perceptron": "w_exp, b_exp = u_true[:-1].copy(), float(u_true[-1])\nmistakes, converged = 0, True\n"
+                     "test_acc = 1.0\nbound = 100.0",
+    "02_backprop": "params = {'w1': np.ones((2, 32)), 'b1': np.zeros(32), 'w2': np.ones((32, 3)), 'b2': np.zeros(3)}\n"
+                   "losses = list(np.linspace(1.0, 0.1, 1000))\ntest_acc = 0.99",
+    "03_cnn": "w_learned, b_learned = w_true.copy(), b_true.copy()\nlosses = [0.0] * 100",
+}
+
+
+def tamper_copy(release, assignment):
+    """The experiment's results copied from the targets or typed in; everything else blank."""
+    nb = clone(release)
+    cell = list(answer_cells(nb).values())[-1]
+    cell.source = cell.source.replace("raise NotImplementedError()", COPIES[assignment])
+    return nb
+
+
+def tamper_always_equal(release, assignment):
+    """Every answer is a float subclass that compares equal to anything."""
+    prelude = """
+    class Same(float):
+        def __eq__(self, other): return True
+        def __ne__(self, other): return False
+        def __lt__(self, other): return True
+        def __le__(self, other): return True
+        def __gt__(self, other): return False
+        def __ge__(self, other): return True
+        def __abs__(self): return Same(0.0)
+        def __bool__(self): return True
+        __hash__ = float.__hash__
+    """
+    return fill_stubs(clone(release), lambda fn, args: "return Same(0.0), Same(0.0), Same(0.0)",
+                      "; ".join(f"{v} = Same(1.0)" for v in TOP_LEVEL[assignment]), prelude)
+
+
+TAMPERING = {"rebind": tamper_rebind, "ast_hook": tamper_ast_hook, "trace": tamper_trace, "lib": tamper_lib,
+             "copy": tamper_copy, "always_equal": tamper_always_equal}
