@@ -122,3 +122,45 @@ def mistake_bound(x, y, u):
         raise ValueError(f"mistake_bound needs a separator with positive margin, got gamma = {gamma:.3g}")
     r = np.max(np.linalg.norm(np.asarray(x, dtype=float), axis=1))
     return float((r / gamma) ** 2)
+
+
+def lp_margin(x, t):
+    """The largest delta such that some (w, b) with every |w_j| <= 1 and |b| <= 1 has
+    t_i (x_i . w + b) >= delta for all i, found by a linear program (scipy's HiGHS).
+
+    x: (N, D); t: (N,) in {-1, +1}.  Returns delta, w (D,), b.  delta > 0 exactly when the
+    data are linearly separable; otherwise the optimum is delta = 0 at w = 0, b = 0.
+    An exact test of separability, independent of the perceptron (chapter 1).
+    """
+    from scipy.optimize import linprog
+
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(t, dtype=float)
+    if x.ndim != 2 or t.shape != (x.shape[0],):
+        raise ValueError(f"lp_margin expects x (N, D) and t (N,), got {x.shape} and {t.shape}")
+    n, d = x.shape
+    # variables (w, b, delta); maximise delta subject to delta - t_i x~_i . (w, b) <= 0
+    cost = np.zeros(d + 2)
+    cost[-1] = -1.0
+    a_ub = np.column_stack([-t[:, None] * augment(x), np.ones(n)])
+    res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(n), bounds=[(-1, 1)] * (d + 1) + [(None, None)],
+                  method="highs")
+    if res.status != 0:
+        raise ValueError(f"lp_margin: the linear program failed ({res.message})")
+    return float(res.x[-1]), res.x[:d], float(res.x[d])
+
+
+def cover_fraction(n, d):
+    """Cover's counting theorem: the fraction of the 2^n labellings of n points in general
+    position in R^d that a hyperplane through the origin separates,
+    C(n, d) / 2^n with C(n, d) = 2 sum_{k<d} binom(n - 1, k).  Exact integer arithmetic.
+
+    For a perceptron with a bias on D features use d = D + 1 (the augmented space).  Chapter 1.
+    """
+    from math import comb
+
+    if int(n) != n or int(d) != d or n < 1 or d < 1:
+        raise ValueError(f"cover_fraction expects positive integers n and d, got n={n}, d={d}")
+    n, d = int(n), int(d)
+    count = 2 * sum(comb(n - 1, k) for k in range(min(d, n)))
+    return count / 2**n
