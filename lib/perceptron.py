@@ -164,3 +164,41 @@ def cover_fraction(n, d):
     n, d = int(n), int(d)
     count = 2 * sum(comb(n - 1, k) for k in range(min(d, n)))
     return count / 2**n
+
+
+def novikoff_certificates(x, t, u, history, lr):
+    """The six quantities that the proof of Novikoff's bound shows to be >= 0, at every update of a run.
+
+    x: (N, D) data *before* augmenting; t: (N,) in {-1, +1}; u: (D + 1,) a separator of augment(x)
+    (normalised here); history: the list that perceptron_train(x, t, ..., lr=lr, history=...) filled.
+    Each quantity is divided by its natural scale, so that rounding shows as about 1e-16:
+    xi = (t u.x~ - gamma) / gamma (the margin hypothesis), nu = -t w~_{k-1}.x~ / (||w~_{k-1}|| ||x~||)
+    (the update was a mistake; 0 at w~_0 = 0), rho = (R^2 - ||x~||^2) / R^2 (the radius),
+    alpha = (u.w~_k - k lr gamma) / (k lr gamma), beta = (k lr^2 R^2 - ||w~_k||^2) / (k lr^2 R^2),
+    omega = (||w~_k||^2 - (u.w~_k)^2) / ||w~_k||^2 (Cauchy-Schwarz).  Returns a dict of arrays over k.
+    Chapter 1 proves each one nonnegative.
+    """
+    xa = augment(x)
+    t = np.asarray(t, dtype=float)
+    u = np.asarray(u, dtype=float) / np.linalg.norm(u)
+    tu = t * (xa @ u)  # t_i u.x~_i for every point
+    gamma = float(np.min(tu))  # margin(xa, t, u), computed here as xi's terms are
+    r2 = np.max(np.sum(xa**2, axis=1))
+    if gamma <= 0 or not history:
+        raise ValueError(f"novikoff_certificates needs a separator (gamma = {gamma:.3g}) and a non-empty history")
+    idx = np.array([i for _, i, _, _ in history])
+    w = np.array([np.append(w_k, b_k) for _, _, w_k, b_k in history])
+    w_prev = np.vstack([np.zeros(xa.shape[1]), w[:-1]])
+    xi_, ti = xa[idx], t[idx]
+    k = np.arange(1, len(w) + 1)
+    uw, ww = w @ u, np.sum(w**2, axis=1)
+    prev_norm = np.linalg.norm(w_prev, axis=1) * np.linalg.norm(xi_, axis=1)
+    return {
+        "xi": (tu[idx] - gamma) / gamma,
+        "nu": np.divide(-ti * np.sum(w_prev * xi_, axis=1), prev_norm, out=np.zeros(len(k)),
+                        where=prev_norm > 0),
+        "rho": (r2 - np.sum(xi_**2, axis=1)) / r2,
+        "alpha": (uw - k * lr * gamma) / (k * lr * gamma),
+        "beta": (k * lr**2 * r2 - ww) / (k * lr**2 * r2),
+        "omega": (ww - uw**2) / ww,
+    }

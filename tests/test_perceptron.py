@@ -155,3 +155,17 @@ def test_perceptron_halfplanes_counts_mistakes_and_draws():
     assert perceptron_halfplanes(ax, [1.0, 0.0], 0.0, x, t) == 1  # only (0.5, 0.5) is on the wrong side
     assert isinstance(fig, matplotlib.figure.Figure) and len(ax.images) == 1
     plt.close(fig)
+
+
+def test_novikoff_certificates_are_nonnegative_and_catch_a_wrong_separator(rng):
+    x, t, w_true = data.linearly_separable(80, rng, margin=0.1, dim=3)
+    history = []
+    P.perceptron_train(x, t, rng, lr=0.3, history=history)
+    cert = P.novikoff_certificates(x, t, w_true, history, 0.3)
+    assert set(cert) == {"xi", "nu", "rho", "alpha", "beta", "omega"}
+    assert all(len(v) == len(history) for v in cert.values())
+    assert min(v.min() for v in cert.values()) >= -1e-12
+    # the same run measured with the wrong learning rate breaks the progress lemma (alpha)
+    assert P.novikoff_certificates(x, t, w_true, history, 3.0)["alpha"].min() < 0
+    with pytest.raises(ValueError, match="separator"):
+        P.novikoff_certificates(x, -t, w_true, history, 0.3)
