@@ -8,7 +8,8 @@ MyST-NB also embeds the notebook's ipywidgets state (about 100 kB a chapter) for
 manager to render.  The book loads none (``nb_ipywidgets_js: {}``: its figures show their
 plain-JavaScript view), so that state is dropped from the page.
 
-nnbook-print.css (in static/) lays out printed pages for `make pdf`.
+nnbook-print.css (in static/) lays out printed pages for `make pdf`; nnbook-ledger.css styles the
+marks that checked formulas carry and each chapter's table of checks (lib/ledger.py).
 """
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def _add_static(app, config):
 def setup(app):
     app.connect("config-inited", _add_static)
     app.add_css_file("nnbook-print.css", media="print")
+    app.add_css_file("nnbook-ledger.css")  # marks of checked formulas and the ledger table
     # After the themes and extensions have added their scripts for the page.
     app.connect("html-page-context", _tidy_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

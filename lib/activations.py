@@ -34,9 +34,13 @@ def sigmoid(x):
 
 
 def sigmoid_grad(x):
-    """sigma'(x) = sigma(x) (1 - sigma(x))."""
-    s = sigmoid(x)
-    return s * (1.0 - s)
+    """sigma'(x) = sigma(x) (1 - sigma(x)) = e^{-|x|} / (1 + e^{-|x|})^2.
+
+    The second form is used: for x > 37, 1 - sigma(x) rounds to 0 in float64 while the true
+    slope is e^{-x}, so the product form loses all relative accuracy in the tail.
+    """
+    e = np.exp(-np.abs(np.asarray(x, dtype=float)))
+    return e / (1.0 + e) ** 2
 
 
 def tanh(x):
@@ -45,8 +49,12 @@ def tanh(x):
 
 
 def tanh_grad(x):
-    """tanh'(x) = 1 - tanh(x)^2."""
-    return 1.0 - np.tanh(np.asarray(x, dtype=float)) ** 2
+    """tanh'(x) = 1 - tanh(x)^2 = 1 / cosh(x)^2 = 4 e^{-2|x|} / (1 + e^{-2|x|})^2.
+
+    The last form keeps full relative accuracy where tanh(x)^2 rounds to 1 (|x| > 19).
+    """
+    e = np.exp(-2.0 * np.abs(np.asarray(x, dtype=float)))
+    return 4.0 * e / (1.0 + e) ** 2
 
 
 def relu(x):
@@ -94,10 +102,17 @@ def softmax(z, axis=-1):
 
 
 def log_softmax(z, axis=-1):
-    """log softmax(z), exact even when softmax(z) underflows to 0."""
+    """log softmax(z) = (z - max z) - log(1 + sum_{j != argmax} exp(z_j - max z)).
+
+    Finite even when softmax(z) underflows to 0; log1p of the other terms keeps the largest
+    entry's value (near 0 when one logit dominates) accurate to the last digits.
+    """
     z = np.asarray(z, dtype=float)
-    shifted = z - z.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    top = np.argmax(z, axis=axis)
+    shifted = z - np.take_along_axis(z, np.expand_dims(top, axis), axis=axis)
+    others = np.exp(shifted)
+    np.put_along_axis(others, np.expand_dims(top, axis), 0.0, axis=axis)
+    return shifted - np.log1p(others.sum(axis=axis, keepdims=True))
 
 
 ACTIVATIONS = {

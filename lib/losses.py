@@ -103,12 +103,13 @@ def nll_loss(probs, y):
 def sigmoid_cross_entropy(logits, y):
     """Binary cross-entropy from logits z and targets y in [0, 1], same shape.
 
-    L = (1/N) sum [max(z, 0) - z y + log(1 + exp(-|z|))]  (a stable form of -y log s - (1-y) log(1-s));
+    L = (1/N) sum [z (1 - y) for z >= 0, -z y for z < 0] + log(1 + exp(-|z|)), a stable form of
+    -y log s - (1-y) log(1-s): both terms are nonnegative, so nothing cancels;
     dL/dz = (sigma(z) - y) / N.
     """
     z, y = _check_same_shape("sigmoid_cross_entropy", logits, y)
     n = z.shape[0]
-    loss = np.maximum(z, 0.0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    loss = np.where(z >= 0, z * (1.0 - y), -z * y) + np.log1p(np.exp(-np.abs(z)))
     return loss.sum() / n, (sigmoid(z) - y) / n
 
 
