@@ -147,3 +147,24 @@ def activation_backward(dout, cache):
     if np.shape(dout) != np.shape(x):
         raise ValueError(f"{name} backward expects dout of shape {np.shape(x)}, got {np.shape(dout)}")
     return dout * get(name)[1](x)
+
+
+def softmax_forward(z):
+    """p = softmax(z) over the last axis, as a layer: returns p and the cache (p itself)."""
+    p = softmax(z)
+    return p, p
+
+
+def softmax_backward(dout, p):
+    """dz = J^T dout for each row, with the softmax Jacobian J = diag(p) - p p^T (chapter 2).
+
+    J is symmetric, so dz = p * (dout - <dout, p>): O(C) per row, the C x C matrix is never built.
+    dout: dL/dp, same shape as p; p: probabilities (the forward output), rows summing to 1.
+    """
+    p = np.asarray(p, dtype=float)
+    if np.shape(dout) != p.shape:
+        raise ValueError(f"softmax_backward expects dout of the shape of p {p.shape}, got {np.shape(dout)}")
+    if p.size and (p.min() < 0 or p.max() > 1 or np.max(np.abs(p.sum(axis=-1) - 1)) > 1e-6):
+        raise ValueError("softmax_backward expects p = softmax(z) (entries in [0, 1], rows summing to 1), "
+                         "got something else (logits?)")
+    return p * (dout - np.sum(dout * p, axis=-1, keepdims=True))

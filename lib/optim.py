@@ -55,3 +55,26 @@ class Adam:
             m_hat = m / (1 - self.beta1**self.t)
             s_hat = s / (1 - self.beta2**self.t)
             p -= self.lr * m_hat / (np.sqrt(s_hat) + self.eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    The decay acts on the weights directly, outside Adam's rescaling:
+    w <- w - lr (m_hat / (sqrt(s_hat) + eps) + lambda w).  Adam(weight_decay=lambda) instead
+    adds lambda w to g *before* the rescaling (coupled L2), so a weight with a large gradient
+    history is barely decayed.  As elsewhere in lib, only weight arrays (ndim >= 2) are
+    decayed.  Chapter 2 compares the two.
+    """
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        super().__init__(lr, beta1, beta2, eps, weight_decay=0.0)
+        if weight_decay < 0:
+            raise ValueError(f"AdamW needs weight_decay >= 0, got {weight_decay}")
+        self.decoupled = weight_decay
+
+    def step(self, params, grads):
+        for p in params.values():
+            if self.decoupled and p.ndim >= 2:
+                p -= self.lr * self.decoupled * p  # uses w before this step's Adam update, as in the paper
+        super().step(params, grads)

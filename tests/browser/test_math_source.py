@@ -56,12 +56,16 @@ def test_the_read_back_catches_a_raw_macro(visit, driver):
 @pytest.mark.parametrize("docname", chapter_pages())
 def test_every_mark_links_to_a_row_of_the_ledger(visit, driver, docname):
     visit(f"{docname}.html")
-    marks = driver.find_elements(By.CSS_SELECTOR, "main a.nnb-mark")
+    marks = driver.find_elements(By.CSS_SELECTOR, "main a.nnb-mark[id]")  # in the text
+    back = driver.find_elements(By.CSS_SELECTOR, "main table.nnb-ledger-table a.nnb-mark")  # in the table
     rows = driver.find_elements(By.CSS_SELECTOR, "main table.nnb-ledger-table tbody tr")
     assert rows, f"{docname} shows no ledger table (ledger.table() in its last section)"
     ids = {r.get_attribute("id") for r in rows}
     targets = {m.get_attribute("href").split("#", 1)[1] for m in marks}
     assert targets <= ids, f"{docname}: marks that link to no ledger row: {sorted(targets - ids)[:5]}"
+    marked = {m.get_attribute("id") for m in marks}
+    ups = {m.get_attribute("href").split("#", 1)[1] for m in back}
+    assert ups <= marked, f"{docname}: ledger rows that link back to no mark: {sorted(ups - marked)[:5]}"
     checked = driver.find_elements(By.CSS_SELECTOR, "main .nnb-checked")
     assert checked, f"{docname}: no checked formula carries a mark"
     for formula in checked:
