@@ -100,6 +100,7 @@ BENCH_VENV := benchmarks/.venv
 .PHONY: bench
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/bench_conv.py
+	$(BENCH_VENV)/bin/python benchmarks/bench_gcn.py
 
 $(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)

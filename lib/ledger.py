@@ -40,6 +40,9 @@ class Entry:
         """The mark: in the text it links down to the ledger row (and is the row's way back up)."""
         label = KINDS[self.kind][0]
         title = html.escape(f"Check {self.number} ({self.kind}): {self.what}. {self.measured}".strip())
+        if self.extra.get("after_table"):  # an exercise's solution, checked after the table was shown
+            return (f'<span class="nnb-mark nnb-mark-{self.kind}" title="{title}" aria-label="{title}">'
+                    f"&#10003;&#8201;{label}</span>")
         where = f'id="{self.anchor}-at" href="#{self.anchor}"' if in_text else f'href="#{self.anchor}-at"'
         return (
             f'<a class="nnb-mark nnb-mark-{self.kind}" {where} title="{title}" '
@@ -84,12 +87,14 @@ class Ledger:
     def start(self, chapter):
         if not str(chapter).replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"ledger.start expects a short name such as 'ch2', got {chapter!r}")
-        self.chapter, self.entries = str(chapter), []
+        self.chapter, self.entries, self.table_shown = str(chapter), [], False
         return self
 
     def record(self, kind, what, measured="", formula="", **extra):
         if kind not in KINDS:
             raise ValueError(f"unknown check kind {kind!r}; known: {', '.join(KINDS)}")
+        if self.table_shown:  # checks in the exercises' solutions still run and show their kind
+            extra["after_table"] = True
         entry = Entry(len(self.entries) + 1, self.chapter, kind, what, measured, formula, extra)
         self.entries.append(entry)
         return entry
@@ -233,7 +238,10 @@ def rank(what, results, order):
 def table():
     """Display the chapter's ledger: every check that ran, its kind and what it measured.
 
-    A row whose check shows a mark in the text links back up to it."""
+    A row whose check shows a mark in the text links back up to it.  Checks made after the table
+    (in the exercises' solutions, which a build for students leaves out) still show the mark of
+    their kind, without a number or link."""
     from IPython.display import HTML, display
 
     display(HTML(LEDGER.table_html()))
+    LEDGER.table_shown = True

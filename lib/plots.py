@@ -62,6 +62,42 @@ def loss_curves(ax, curves, logy=True, xlabel="epoch", ylabel="loss"):
     return ax
 
 
+def gan_snapshot(real, fake, d_grid, extent, title="", curve=None, marker=None, figsize=(7.5, 3.2)):
+    """A GAN at one moment of training, as a Figure (chapter 8).
+
+    Left: the discriminator's output D(x) as an image over the plane (d_grid, a square array over
+    extent = (x0, x1, y0, y1)), the real samples (black) and the generated ones (orange).
+    Right (when curve = (steps, values, label) is given): a quantity over training, with the
+    current step marked at ``marker``.
+    """
+    import matplotlib.pyplot as plt
+
+    real, fake, d_grid = np.asarray(real), np.asarray(fake), np.asarray(d_grid)
+    if real.ndim != 2 or real.shape[1] != 2 or fake.ndim != 2 or fake.shape[1] != 2 or d_grid.ndim != 2:
+        raise ValueError(f"gan_snapshot expects 2-D samples (N, 2) and a grid image, got {real.shape}, "
+                         f"{fake.shape}, {d_grid.shape}")
+    fig, axes = plt.subplots(1, 2 if curve else 1, figsize=figsize, squeeze=False)
+    ax = axes[0, 0]
+    im = ax.imshow(d_grid, origin="lower", extent=extent, cmap="Blues", vmin=0, vmax=1, aspect="equal")
+    ax.scatter(real[:, 0], real[:, 1], s=3, c="k", alpha=0.5, label="data")
+    ax.scatter(fake[:, 0], fake[:, 1], s=3, c="tab:orange", alpha=0.6, label="generated")
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7, markerscale=3, frameon=True)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="D(x)")
+    if curve:
+        steps, values, label = curve
+        ax2 = axes[0, 1]
+        ax2.plot(steps, values, "o-", ms=3)
+        if marker is not None:
+            ax2.axvline(marker, color="tab:orange", lw=1)
+        ax2.set_xlabel("training step")
+        ax2.set_ylabel(label)
+    fig.tight_layout()
+    return fig
+
+
 def perceptron_halfplanes(ax, w, b, x, t, lim=1.7, steps=120):
     """Shade the half-planes of sign(x . w + b) over [-lim, lim]^2, draw the boundary and the
     points x (N, 2) coloured by their labels t in {-1, +1}; circle the misclassified points.

@@ -213,3 +213,14 @@ def test_rank_counts_the_seeds_where_the_order_held():
     out = ledger.rank("error", {"a": [1, 2, 1, 1, 1], "b": [2, 1, 2, 2, 2]}, order=["a", "b"])
     assert out["a"].mean < out["b"].mean
     assert "held in 4 of 5 seeds" in ledger.LEDGER.entries[-1].measured
+
+
+def test_checks_after_the_table_show_their_kind_without_a_link(monkeypatch):
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    ledger.check_fd("in the chapter", 1e-10)
+    ledger.table()
+    late = ledger.check_fd("in an exercise's solution", 1e-10)
+    assert "href" not in late.mark_html() and "FD" in late.mark_html()
+    assert "href" in ledger.LEDGER.entries[0].mark_html()
