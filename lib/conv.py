@@ -482,3 +482,164 @@ class Flatten(Module):
 
     def backward(self, dout):
         return dout.reshape(self.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# The transposed convolution.  Its forward pass is the convolution's backward pass with respect
+# to the input: every input pixel spreads a copy of the kernel, scaled by its value, onto the
+# output, at a step of `stride` pixels.  It is computed here directly (one strided add per kernel
+# offset), not by calling conv2d_backward, so that chapter 3 can compare the two code paths.
+
+
+def conv_transpose_output_size(size, kernel, stride=1, pad=0, out_pad=0):
+    """(size - 1) stride - 2 pad + kernel + out_pad: the inverse of ``conv_output_size``.
+
+    out_pad (0 <= out_pad < stride) picks one of the stride input sizes that a strided
+    convolution maps to the same output size.  Chapter 3.
+    """
+    _check_stride_pad("conv_transpose_output_size", stride, pad)
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
+        raise ValueError(f"conv_transpose_output_size expects a positive integer size, got {size!r}")
+    if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) or kernel <= 0:
+        raise ValueError(f"conv_transpose_output_size expects a positive kernel size, got {kernel!r}")
+    if isinstance(out_pad, bool) or not isinstance(out_pad, (int, np.integer)) or not 0 <= out_pad < stride:
+        raise ValueError(f"conv_transpose_output_size expects an integer out_pad in [0, stride={stride}), "
+                         f"got {out_pad!r}")
+    full = (size - 1) * stride + kernel + out_pad
+    if full - 2 * pad <= 0:
+        raise ValueError(f"a pad of {pad} crops away the whole {full}-pixel output of the transposed "
+                         f"convolution (size {size}, kernel {kernel}, stride {stride})")
+    return full - 2 * pad
+
+
+def _check_transpose_args(x, w, b, stride, pad, out_pad):
+    if w.ndim != 4:
+        raise ValueError(f"conv_transpose2d expects w of shape (C_in, C_out, KH, KW), got {w.shape}")
+    c_in, c_out, kh, kw = w.shape
+    if b.shape != (c_out,):
+        raise ValueError(f"conv_transpose2d expects b of shape (C_out,) with C_out={c_out} to match w, "
+                         f"got {b.shape}")
+    if x.ndim != 4 or x.shape[1] != c_in:
+        raise ValueError(f"conv_transpose2d expects x of shape (N, C_in, H, W) with C_in={c_in} to match w, "
+                         f"got {x.shape}")
+    return (conv_transpose_output_size(x.shape[2], kh, stride, pad, out_pad),
+            conv_transpose_output_size(x.shape[3], kw, stride, pad, out_pad))
+
+
+def conv_transpose2d_forward(x, w, b, stride=1, pad=0, out_pad=0):
+    """The transposed convolution: out = crop_P(sum_{c,i,j} x[n, c, i, j] w[c, :, p, q] placed at (i S + p, j S + q)) + b.
+
+    x (N, C_in, H, W), w (C_in, C_out, KH, KW) (the layout of the convolution it transposes, whose
+    kernels are (F = C_in, C = C_out, KH, KW)), b (C_out,).  Output (N, C_out, HO, WO) with
+    HO = (H - 1) S - 2 P + KH + out_pad.  Equals conv2d_backward's dx for a convolution with
+    kernels w, stride S, padding P and upstream gradient x.  Returns out and the cache.  Chapter 3.
+    """
+    x, w, b = _floating(x), _floating(w), _floating(b)
+    ho, wo = _check_transpose_args(x, w, b, stride, pad, out_pad)
+    n, _, h, wd = x.shape
+    c_out, kh, kw = w.shape[1:]
+    dtype = np.result_type(x, w, b)
+    full = np.zeros((n, c_out, ho + 2 * pad, wo + 2 * pad), dtype=dtype)
+    for p in range(kh):
+        for q in range(kw):
+            # every input pixel adds x * w[:, :, p, q] at output position (i S + p, j S + q)
+            full[:, :, p:p + stride * (h - 1) + 1:stride, q:q + stride * (wd - 1) + 1:stride] += \
+                np.einsum("nchw,co->nohw", x, w[:, :, p, q])
+    out = full[:, :, pad:pad + ho, pad:pad + wo] + b[:, None, None]
+    return out, (x, w, stride, pad)
+
+
+def conv_transpose2d_backward(dout, cache):
+    """Given dout (N, C_out, HO, WO), return dx (N, C_in, H, W), dw (C_in, C_out, KH, KW), db (C_out,).
+
+    dx is the ordinary convolution of dout with the same kernels (stride S, padding P): the
+    transpose of a transpose.  dw[c, o, p, q] = sum_{n,i,j} x[n, c, i, j] dout_pad[n, o, i S + p, j S + q].
+    Chapter 3.
+    """
+    x, w, stride, pad = cache
+    n, c_in, h, wd = x.shape
+    c_out, kh, kw = w.shape[1:]
+    ho = dout.shape[2] if dout.ndim == 4 else -1
+    expected_h = (h - 1) * stride + kh - 2 * pad
+    if (dout.ndim != 4 or dout.shape[:2] != (n, c_out) or not 0 <= ho - expected_h < stride
+            or not 0 <= dout.shape[3] - ((wd - 1) * stride + kw - 2 * pad) < stride):
+        raise ValueError(f"conv_transpose2d backward expects dout of shape ({n}, {c_out}, HO, WO) matching "
+                         f"the forward output, got {dout.shape}")
+    dx, _ = conv2d_forward(dout, w, np.zeros(c_in, dtype=w.dtype), stride, pad)
+    dp = _pad(_floating(dout), pad)
+    dw = np.empty_like(w, dtype=np.result_type(x, w, dout))
+    for p in range(kh):
+        for q in range(kw):
+            dw[:, :, p, q] = np.einsum("nchw,nohw->co", x,
+                                       dp[:, :, p:p + stride * (h - 1) + 1:stride, q:q + stride * (wd - 1) + 1:stride])
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+# ---------------------------------------------------------------------------------------------
+# Global average pooling: one number per channel, the mean over all positions.
+
+
+def global_avgpool_forward(x):
+    """out[n, c] = mean of x[n, c] over its H x W positions.  x (N, C, H, W) -> out (N, C), cache.  Chapter 3."""
+    x = _floating(x)
+    if x.ndim != 4 or x.shape[2] * x.shape[3] == 0:
+        raise ValueError(f"global_avgpool expects x of shape (N, C, H, W) with H, W >= 1, got {x.shape}")
+    # divide first: the mean of values near the float64 maximum stays finite even when their sum would not
+    return (x / (x.shape[2] * x.shape[3])).sum(axis=(2, 3)), x.shape
+
+
+def global_avgpool_backward(dout, cache):
+    """dx[n, c, i, j] = dout[n, c] / (H W): every position shares its channel's gradient equally."""
+    n, c, h, w = cache
+    if dout.shape != (n, c):
+        raise ValueError(f"global_avgpool backward expects dout of shape {(n, c)}, got {dout.shape}")
+    return np.broadcast_to((dout / (h * w))[:, :, None, None], cache).copy()
+
+
+def shift_images(x, rows=0, cols=0):
+    """x (..., H, W) moved down by `rows` and right by `cols` pixels (negative: up / left), zero-filled.
+
+    Unlike np.roll nothing wraps around: pixels pushed past the border are lost.  Chapter 3.
+    """
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"shift_images expects images (..., H, W), got shape {x.shape}")
+    h, w = x.shape[-2:]
+    if abs(rows) >= h or abs(cols) >= w:
+        raise ValueError(f"shift_images: a shift of ({rows}, {cols}) moves a {h}x{w} image out of view")
+    out = np.zeros_like(x)
+    src = (slice(max(-rows, 0), h - max(rows, 0)), slice(max(-cols, 0), w - max(cols, 0)))
+    dst = (slice(max(rows, 0), h - max(-rows, 0)), slice(max(cols, 0), w - max(-cols, 0)))
+    out[(..., *dst)] = x[(..., *src)]
+    return out
+
+
+class ConvTranspose2D(WeightLayer):
+    """A transposed-convolution layer: w (C_in, C_out, KH, KW), He-initialised, b (C_out,) zeros."""
+
+    def __init__(self, c_in, c_out, kernel, rng, stride=1, pad=0, out_pad=0):
+        kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
+        _check_stride_pad("ConvTranspose2D", stride, pad)
+        self.w = init.he_normal((c_in, c_out, kh, kw), rng)
+        self.b = np.zeros(c_out)
+        self.stride, self.pad, self.out_pad = stride, pad, out_pad
+
+    def forward(self, x):
+        out, self.cache = conv_transpose2d_forward(x, self.w, self.b, self.stride, self.pad, self.out_pad)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = conv_transpose2d_backward(dout, self.cache)
+        self._grads = {"w": dw, "b": db}
+        return dx
+
+
+class GlobalAvgPool2D(Module):
+    """(N, C, H, W) -> (N, C): the mean of each feature map, so a Linear layer can follow."""
+
+    def forward(self, x):
+        out, self.cache = global_avgpool_forward(x)
+        return out
+
+    def backward(self, dout):
+        return global_avgpool_backward(dout, self.cache)

@@ -98,6 +98,98 @@ def gan_snapshot(real, fake, d_grid, extent, title="", curve=None, marker=None, 
     return fig
 
 
+def html_table(header, rows):
+    """A small HTML table (IPython HTML object): header is a list of column names, rows tuples of values.
+
+    Values are escaped, and the header cells are marked as column headers for screen readers.
+    """
+    import html
+
+    from IPython.display import HTML
+
+    header = list(header)
+    rows = [tuple(r) for r in rows]
+    if any(len(r) != len(header) for r in rows):
+        raise ValueError(f"html_table expects rows of {len(header)} values to match the header, got lengths "
+                         f"{sorted({len(r) for r in rows})}")
+    cells = lambda tag, row: "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in row)  # noqa: E731
+    head = "".join(f'<th scope="col">{html.escape(str(v))}</th>' for v in header)
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return HTML(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def montage(tiles, symmetric=False, gap=1):
+    """Tiles (T, h, w) side by side in one (h, T (w + gap)) image, each tile scaled to [0, 1].
+
+    symmetric=True maps 0 to 0.5 and the tile's largest |value| to 0 or 1 (for kernels, with a
+    diverging colour map); otherwise each tile's minimum goes to 0 and its maximum to 1.  The gap
+    columns are NaN, which imshow leaves blank.
+    """
+    tiles = np.asarray(tiles, dtype=float)
+    if tiles.ndim != 3 or tiles.shape[0] == 0:
+        raise ValueError(f"montage expects tiles of shape (T, h, w) with T >= 1, got {tiles.shape}")
+    if symmetric:
+        scaled = 0.5 + tiles / (2 * np.abs(tiles).max(axis=(1, 2), keepdims=True) + 1e-300)
+    else:
+        lo = tiles.min(axis=(1, 2), keepdims=True)
+        span = np.ptp(tiles, axis=(1, 2), keepdims=True)
+        scaled = np.divide(tiles - lo, span, out=np.zeros_like(tiles), where=span > 0)
+    padded = np.pad(scaled, ((0, 0), (0, 0), (0, gap)), constant_values=np.nan)
+    return np.concatenate(list(padded), axis=1)
+
+
+def agent_environment_loop():
+    """The reinforcement-learning loop as a diagram: the agent sends an action a_t, the environment
+    answers with the next state s_{t+1} and a reward r_{t+1} (chapter 9).  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 2.4))
+    boxes = {"agent": (0.18, 0.5), "environment": (0.82, 0.5)}
+    for name, (x, y) in boxes.items():
+        ax.text(x, y, name, ha="center", va="center", fontsize=11,
+                bbox=dict(boxstyle="round,pad=0.6", fc="#e8f0fb" if name == "agent" else "#fbeee6", ec="k"))
+    ax.annotate("", xy=(0.68, 0.62), xytext=(0.3, 0.62),
+                arrowprops=dict(arrowstyle="->", lw=1.4, connectionstyle="arc3,rad=-0.35"))
+    ax.annotate("", xy=(0.3, 0.38), xytext=(0.68, 0.38),
+                arrowprops=dict(arrowstyle="->", lw=1.4, connectionstyle="arc3,rad=-0.35"))
+    ax.text(0.5, 0.9, "action $a_t$", ha="center", fontsize=10)
+    ax.text(0.5, 0.04, "next state $s_{t+1}$ and reward $r_{t+1}$", ha="center", fontsize=10)
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.axis("off")
+    return fig
+
+
+ARROWS = {0: (-1, 0), 1: (0, -1), 2: (1, 0), 3: (0, 1)}  # left, down, right, up (FrozenLake's order)
+
+
+def grid_values(ax, rows, v, policy=None, vmin=-1.0, vmax=1.0, cmap="RdYlGn"):
+    """Draw a grid world (rows of 'S', '.', 'G', 'X', '#'): each cell coloured by its value v (one per
+    cell, row by row) and labelled with it, terminal cells marked, and an arrow for the greedy action
+    of policy (S, C) in every other cell (chapter 9).  Returns the image."""
+    import matplotlib
+    n_rows, n_cols = len(rows), len(rows[0])
+    values = np.asarray(v, dtype=float).reshape(n_rows, n_cols)
+    terminal = np.array([[c in "GX#" for c in row] for row in rows])
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="#d9d9d9")  # terminal cells in grey
+    im = ax.imshow(np.ma.masked_where(terminal, values), cmap=colours, vmin=vmin, vmax=vmax)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            cell, s = rows[i][j], i * n_cols + j
+            if cell in "GX#":
+                ax.text(j, i, {"G": "goal", "X": "pit", "#": "wall"}[cell], ha="center", va="center", fontsize=11)
+                continue
+            ax.text(j, i + 0.3, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=11)
+            if policy is not None:
+                dx, dy = ARROWS[int(np.argmax(policy[s]))]
+                ax.arrow(j - 0.18 * dx, i + 0.18 * dy - 0.08, 0.36 * dx, -0.36 * dy, head_width=0.09,
+                         length_includes_head=True, color="k")
+            if cell == "S":
+                ax.text(j - 0.42, i - 0.28, "S", fontsize=11, fontweight="bold")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return im
+
+
 def perceptron_halfplanes(ax, w, b, x, t, lim=1.7, steps=120):
     """Shade the half-planes of sign(x . w + b) over [-lim, lim]^2, draw the boundary and the
     points x (N, 2) coloured by their labels t in {-1, +1}; circle the misclassified points.
