@@ -6,14 +6,13 @@ STAMP  := $(VENV)/.installed
 # Matplotlib keeps its font cache inside the venv, so a fresh machine needs nothing in $HOME.
 export MPLCONFIGDIR := $(abspath $(VENV))/mpl
 
-.PHONY: setup book test test-lib test-notebooks test-browser browser pdf clean
+.PHONY: setup book book-without-solutions test test-lib test-notebooks test-browser browser pdf clean
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt   # lib too (its -e . line)
 	touch $@
 
 # MathJax 3 from npm into _vendor/mathjax (not committed): the pages load it from the book's
@@ -28,16 +27,44 @@ $(MATHJAX):
 	cp -r _vendor/npm/node_modules/mathjax/es5 _vendor/mathjax
 	rm -rf _vendor/npm
 
+# axe-core from npm into tests/browser/vendor (not committed, and not part of the built book):
+# the browser tests inject it into every page to check accessibility
+# (tests/browser/test_accessibility.py); never from a CDN.
+AXE_VERSION := 4.14.1
+AXE := tests/browser/vendor/axe.min.js
+
+$(AXE):
+	@command -v npm >/dev/null || { echo "the browser tests need npm (Node.js) to install axe-core $(AXE_VERSION)"; exit 1; }
+	rm -rf tests/browser/vendor tests/browser/npm-axe
+	npm install --silent --no-save --no-audit --no-fund --prefix tests/browser/npm-axe axe-core@$(AXE_VERSION)
+	mkdir -p tests/browser/vendor
+	cp tests/browser/npm-axe/node_modules/axe-core/axe.min.js tests/browser/npm-axe/node_modules/axe-core/LICENSE tests/browser/vendor/
+	rm -rf tests/browser/npm-axe
+
 # Executes the notebooks (Jupyter Book's cache re-runs only those that changed) and builds
 # the HTML into _build/html; any Sphinx warning is an error.
 book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
-# The book build (above), then lib's unit tests and every notebook under chapters/ through nbval,
-# then the browser tests of the built book.
+# The book a teacher gives to students: every exercise, no solution (neither the prose ones nor
+# the gated ones with their code cells; not in the pages, the search index or the downloadable
+# notebooks), into _build/without-solutions/_build/html.  It reuses the executed notebooks of
+# `make book` (the same jupyter-cache), so only Sphinx runs again.  See CONTRIBUTING.md, "Exercises".
+STUDENT_BUILD := _build/without-solutions
+book-without-solutions: $(STAMP) $(MATHJAX)
+	mkdir -p $(STUDENT_BUILD)/_build _build/.jupyter_cache
+	ln -sfn $(abspath _build/.jupyter_cache) $(STUDENT_BUILD)/_build/.jupyter_cache
+	NNBOOK_SOLUTIONS=omit $(BIN)/jupyter-book build . --path-output $(STUDENT_BUILD) --warningiserror --keep-going
+
+# The book build and the printed book (above and below), then lib's unit tests and every notebook
+# under chapters/ through nbval, then the browser tests of the built book.
 # Two pytest workers on two cores, each with one BLAS thread so they do not oversubscribe; --dist loadfile
-# keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel.
-test: $(STAMP) book browser
+# keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel,
+# and each test file on one worker: tests/test_run_anywhere.py makes its fresh virtual environment
+# once, tests/test_reader_book.py builds its small book once.
+# The browser tests (tests/browser): the built book's pages, axe-core on every page, the PDF's
+# margins and outline, and chapter 1 in a live JupyterLab.
+test: $(STAMP) book pdf browser
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests chapters
 	$(BROWSER_TESTS)
 
@@ -47,28 +74,34 @@ test-lib: $(STAMP)
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile chapters
 
-# Debian's Chromium, its driver and a CJK font (for the glossary's Chinese terms), installed
-# with apt-get where that can be done (as root, as CI runs); never a browser download.
+# Debian's Chromium, its driver, a CJK font (for the glossary's Chinese terms) and poppler-utils
+# (pdftoppm, for the PDF margin test), installed with apt-get where that can be done (as root,
+# as CI runs); never a browser download.  Then axe-core (above) from npm.
 CHROMIUM     ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
-browser:
-	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+browser: $(AXE)
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ] || ! command -v pdftoppm >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei; \
-	  else echo "browser: no $(CHROMIUM) or $(CHROMEDRIVER), and no apt-get as root to install them"; fi; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei poppler-utils; \
+	  else echo "browser: no $(CHROMIUM), $(CHROMEDRIVER) or pdftoppm, and no apt-get as root to install them"; fi; \
 	fi
 
 # The built book in headless Chromium with the network blocked (tests/browser): every page loads
 # with no console error or failed request, math is typeset, the figures' sliders change the
-# frame, search works; a screenshot goes to _build/browser/.  Skips (except with CI=true)
+# frame, search works, axe-core finds no serious or critical accessibility violation, figures
+# have alt text and stay legible in dark mode; the PDF (make pdf) has nothing in its margins and
+# a bookmarked outline; chapter 1 runs in JupyterLab with live widgets and its glued numbers in
+# the prose.  Screenshots and axe reports go to _build/browser/.  Skips (except with CI=true)
 # where there is no Chromium.
 BROWSER_TESTS = NNBOOK_CHROMIUM=$(CHROMIUM) NNBOOK_CHROMEDRIVER=$(CHROMEDRIVER) $(BIN)/python -m pytest tests/browser -rs
-test-browser: $(STAMP) book browser
+test-browser: $(STAMP) book pdf browser
 	$(BROWSER_TESTS)
 
 # The whole book as one PDF, _build/pdf/book.pdf: Jupyter Book's single-page HTML printed by
 # the same headless Chromium, offline, after MathJax has typeset (the virtual-time budget);
-# each interactive figure prints at the frame it first shows.  No LaTeX.
+# each interactive figure prints at the frame it first shows, display equations wider than the
+# column are scaled to fit (_ext/static/nnbook-print.js), and the headings become the PDF's
+# bookmarks (--generate-pdf-document-outline).  No LaTeX.
 BOOK_ROOT = $(shell sed -n 's/^root: *//p' _toc.yml)
 pdf: $(STAMP) $(MATHJAX) browser
 	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
@@ -77,6 +110,7 @@ pdf: $(STAMP) $(MATHJAX) browser
 	  --no-first-run --disable-background-networking --disable-component-update --disable-sync \
 	  --user-data-dir=$$profile "--host-resolver-rules=MAP * ~NOTFOUND" --proxy-server=http://127.0.0.1:9 \
 	  --run-all-compositor-stages-before-draw --virtual-time-budget=60000 --no-pdf-header-footer \
+	  --generate-pdf-document-outline \
 	  --print-to-pdf=_build/pdf/book.pdf file://$(abspath _build/singlehtml/$(BOOK_ROOT).html) 2>/dev/null; \
 	  status=$$?; rm -rf $$profile; exit $$status
 	@test -s _build/pdf/book.pdf && echo "PDF: _build/pdf/book.pdf"

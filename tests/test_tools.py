@@ -82,11 +82,11 @@ def test_explore_makes_one_frame_per_combination_and_a_working_slider():
         ax.plot([0, 1], [0, a * b])
         return fig
 
-    ex = widgets.explore(draw, title="demo", a=[1, 2, 3], b=[0.5, 1.0])
+    ex = widgets.explore(draw, title="demo", precompute=True, a=[1, 2, 3], b=[0.5, 1.0])
     html = ex.html
     assert html.count("data:image/png;base64,") == 6 + 1  # six frames, plus the one shown first
     assert html.count('type="range"') == 2 and 'max="2"' in html and 'max="1"' in html
-    assert "<output data-param=\"0\">2</output>" in html  # the middle value shows first
+    assert "<output data-param=\"0\" aria-live=\"polite\">2</output>" in html  # the middle value shows first
     bundle = ex._repr_mimebundle_()
     assert "text/html" in bundle and "application/vnd.jupyter.widget-view+json" in bundle
     with pytest.raises(ValueError, match="frames"):
