@@ -122,3 +122,83 @@ def mistake_bound(x, y, u):
         raise ValueError(f"mistake_bound needs a separator with positive margin, got gamma = {gamma:.3g}")
     r = np.max(np.linalg.norm(np.asarray(x, dtype=float), axis=1))
     return float((r / gamma) ** 2)
+
+
+def lp_margin(x, t):
+    """The largest delta such that some (w, b) with every |w_j| <= 1 and |b| <= 1 has
+    t_i (x_i . w + b) >= delta for all i, found by a linear program (scipy's HiGHS).
+
+    x: (N, D); t: (N,) in {-1, +1}.  Returns delta, w (D,), b.  delta > 0 exactly when the
+    data are linearly separable; otherwise the optimum is delta = 0 at w = 0, b = 0.
+    An exact test of separability, independent of the perceptron (chapter 1).
+    """
+    from scipy.optimize import linprog
+
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(t, dtype=float)
+    if x.ndim != 2 or t.shape != (x.shape[0],):
+        raise ValueError(f"lp_margin expects x (N, D) and t (N,), got {x.shape} and {t.shape}")
+    n, d = x.shape
+    # variables (w, b, delta); maximise delta subject to delta - t_i x~_i . (w, b) <= 0
+    cost = np.zeros(d + 2)
+    cost[-1] = -1.0
+    a_ub = np.column_stack([-t[:, None] * augment(x), np.ones(n)])
+    res = linprog(cost, A_ub=a_ub, b_ub=np.zeros(n), bounds=[(-1, 1)] * (d + 1) + [(None, None)],
+                  method="highs")
+    if res.status != 0:
+        raise ValueError(f"lp_margin: the linear program failed ({res.message})")
+    return float(res.x[-1]), res.x[:d], float(res.x[d])
+
+
+def cover_fraction(n, d):
+    """Cover's counting theorem: the fraction of the 2^n labellings of n points in general
+    position in R^d that a hyperplane through the origin separates,
+    C(n, d) / 2^n with C(n, d) = 2 sum_{k<d} binom(n - 1, k).  Exact integer arithmetic.
+
+    For a perceptron with a bias on D features use d = D + 1 (the augmented space).  Chapter 1.
+    """
+    from math import comb
+
+    if int(n) != n or int(d) != d or n < 1 or d < 1:
+        raise ValueError(f"cover_fraction expects positive integers n and d, got n={n}, d={d}")
+    n, d = int(n), int(d)
+    count = 2 * sum(comb(n - 1, k) for k in range(min(d, n)))
+    return count / 2**n
+
+
+def novikoff_certificates(x, t, u, history, lr):
+    """The six quantities that the proof of Novikoff's bound shows to be >= 0, at every update of a run.
+
+    x: (N, D) data *before* augmenting; t: (N,) in {-1, +1}; u: (D + 1,) a separator of augment(x)
+    (normalised here); history: the list that perceptron_train(x, t, ..., lr=lr, history=...) filled.
+    Each quantity is divided by its natural scale, so that rounding shows as about 1e-16:
+    xi = (t u.x~ - gamma) / gamma (the margin hypothesis), nu = -t w~_{k-1}.x~ / (||w~_{k-1}|| ||x~||)
+    (the update was a mistake; 0 at w~_0 = 0), rho = (R^2 - ||x~||^2) / R^2 (the radius),
+    alpha = (u.w~_k - k lr gamma) / (k lr gamma), beta = (k lr^2 R^2 - ||w~_k||^2) / (k lr^2 R^2),
+    omega = (||w~_k||^2 - (u.w~_k)^2) / ||w~_k||^2 (Cauchy-Schwarz).  Returns a dict of arrays over k.
+    Chapter 1 proves each one nonnegative.
+    """
+    xa = augment(x)
+    t = np.asarray(t, dtype=float)
+    u = np.asarray(u, dtype=float) / np.linalg.norm(u)
+    tu = t * (xa @ u)  # t_i u.x~_i for every point
+    gamma = float(np.min(tu))  # margin(xa, t, u), computed here as xi's terms are
+    r2 = np.max(np.sum(xa**2, axis=1))
+    if gamma <= 0 or not history:
+        raise ValueError(f"novikoff_certificates needs a separator (gamma = {gamma:.3g}) and a non-empty history")
+    idx = np.array([i for _, i, _, _ in history])
+    w = np.array([np.append(w_k, b_k) for _, _, w_k, b_k in history])
+    w_prev = np.vstack([np.zeros(xa.shape[1]), w[:-1]])
+    xi_, ti = xa[idx], t[idx]
+    k = np.arange(1, len(w) + 1)
+    uw, ww = w @ u, np.sum(w**2, axis=1)
+    prev_norm = np.linalg.norm(w_prev, axis=1) * np.linalg.norm(xi_, axis=1)
+    return {
+        "xi": (tu[idx] - gamma) / gamma,
+        "nu": np.divide(-ti * np.sum(w_prev * xi_, axis=1), prev_norm, out=np.zeros(len(k)),
+                        where=prev_norm > 0),
+        "rho": (r2 - np.sum(xi_**2, axis=1)) / r2,
+        "alpha": (uw - k * lr * gamma) / (k * lr * gamma),
+        "beta": (k * lr**2 * r2 - ww) / (k * lr**2 * r2),
+        "omega": (ww - uw**2) / ww,
+    }

@@ -188,3 +188,32 @@ def grid_values(ax, rows, v, policy=None, vmin=-1.0, vmax=1.0, cmap="RdYlGn"):
     ax.set_xticks([])
     ax.set_yticks([])
     return im
+
+
+def perceptron_halfplanes(ax, w, b, x, t, lim=1.7, steps=120):
+    """Shade the half-planes of sign(x . w + b) over [-lim, lim]^2, draw the boundary and the
+    points x (N, 2) coloured by their labels t in {-1, +1}; circle the misclassified points.
+
+    Returns the number of misclassified points.  Used by chapter 1's interactive figures.
+    """
+    from lib.perceptron import perceptron_predict
+
+    w = np.asarray(w, dtype=float)
+    g = np.linspace(-lim, lim, steps)
+    g0, g1 = np.meshgrid(g, g)
+    pred = perceptron_predict(np.column_stack([g0.ravel(), g1.ravel()]), w, b).reshape(g0.shape)
+    ax.imshow(pred, extent=(-lim, lim, -lim, lim), origin="lower", cmap="coolwarm", vmin=-3, vmax=3,
+              aspect="auto")
+    ax.scatter(x[:, 0], x[:, 1], c=t, cmap="coolwarm", vmin=-1, vmax=1, edgecolors="k", linewidths=0.4,
+               s=22)
+    if np.any(w != 0):
+        # the boundary x . w + b = 0, solved for the better-conditioned coordinate
+        if abs(w[1]) > abs(w[0]):
+            ax.plot(g, -(w[0] * g + b) / w[1], "k-", lw=1.5)
+        else:
+            ax.plot(-(w[1] * g + b) / w[0], g, "k-", lw=1.5)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    wrong = perceptron_predict(x, w, b) != t
+    ax.scatter(x[wrong, 0], x[wrong, 1], s=90, facecolors="none", edgecolors="k", linewidths=1.2)
+    return int(wrong.sum())

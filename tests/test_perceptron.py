@@ -106,3 +106,66 @@ def test_xor_cancels_every_separator(rng):
     history = []
     *_, converged = P.perceptron_train(TRUTH, y, rng, max_epochs=200, history=history)
     assert not converged and {e for e, *_ in history} == set(range(200))
+
+
+def test_lp_margin_tells_separable_from_not(rng):
+    x, y, _ = data.linearly_separable(60, rng, margin=0.2)
+    delta, w, b = P.lp_margin(x, y)
+    assert delta > 0.05  # every point at least margin/2 = 0.1 from a unit-normal line, |b| <= 0.2
+    assert np.all(y * P.perceptron_score(x, w, b) >= delta - 1e-9)
+    xor_delta, w0, b0 = P.lp_margin(TRUTH, np.array([-1.0, 1.0, 1.0, -1.0]))
+    assert abs(xor_delta) < 1e-12
+    and_delta, *_ = P.lp_margin(TRUTH, np.array([-1.0, -1.0, -1.0, 1.0]))
+    assert and_delta == pytest.approx(1 / 3)  # w = (2/3, 2/3), b = -1 gives y z >= 1/3 on all four
+    with pytest.raises(ValueError, match=r"x \(N, D\) and t \(N,\)"):
+        P.lp_margin(TRUTH, np.ones(3))
+
+
+def test_cover_fraction_counts_dichotomies():
+    assert P.cover_fraction(3, 3) == 1.0  # n <= d: every labelling is separable
+    assert P.cover_fraction(10, 5) == pytest.approx(0.5)  # n = 2d: exactly half
+    # three points in general position in the plane (d = 2, through the origin): 6 of 8 labellings
+    assert P.cover_fraction(3, 2) == pytest.approx(6 / 8)
+    assert P.cover_fraction(270, 65) < 1e-15
+    with pytest.raises(ValueError, match="positive integers"):
+        P.cover_fraction(0, 3)
+
+
+def test_cover_fraction_matches_a_brute_force_count(rng):
+    # 6 random points in the plane (general position almost surely), a line with a bias: count the
+    # separable labellings with the linear program and compare with C(6, 2 + 1) / 2^6 = 32/64
+    import itertools
+
+    x = rng.normal(size=(6, 2))
+    count = sum(P.lp_margin(x, np.array(t))[0] > 1e-9 for t in itertools.product([-1.0, 1.0], repeat=6))
+    assert count / 2**6 == pytest.approx(P.cover_fraction(6, 3))
+
+
+def test_perceptron_halfplanes_counts_mistakes_and_draws():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib.plots import perceptron_halfplanes
+
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.5, 0.5]])
+    t = np.array([1.0, -1.0, -1.0])
+    fig, ax = plt.subplots()
+    assert perceptron_halfplanes(ax, [1.0, 0.0], 0.0, x, t) == 1  # only (0.5, 0.5) is on the wrong side
+    assert isinstance(fig, matplotlib.figure.Figure) and len(ax.images) == 1
+    plt.close(fig)
+
+
+def test_novikoff_certificates_are_nonnegative_and_catch_a_wrong_separator(rng):
+    x, t, w_true = data.linearly_separable(80, rng, margin=0.1, dim=3)
+    history = []
+    P.perceptron_train(x, t, rng, lr=0.3, history=history)
+    cert = P.novikoff_certificates(x, t, w_true, history, 0.3)
+    assert set(cert) == {"xi", "nu", "rho", "alpha", "beta", "omega"}
+    assert all(len(v) == len(history) for v in cert.values())
+    assert min(v.min() for v in cert.values()) >= -1e-12
+    # the same run measured with the wrong learning rate breaks the progress lemma (alpha)
+    assert P.novikoff_certificates(x, t, w_true, history, 3.0)["alpha"].min() < 0
+    with pytest.raises(ValueError, match="separator"):
+        P.novikoff_certificates(x, -t, w_true, history, 0.3)
