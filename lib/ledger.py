@@ -41,12 +41,12 @@ class Entry:
         label = KINDS[self.kind][0]
         title = html.escape(f"Check {self.number} ({self.kind}): {self.what}. {self.measured}".strip())
         if self.extra.get("after_table"):  # an exercise's solution, checked after the table was shown
-            return (f'<span class="nnb-mark nnb-mark-{self.kind}" title="{title}" aria-label="{title}">'
-                    f"&#10003;&#8201;{label}</span>")
+            return f'<span class="nnb-mark nnb-mark-{self.kind}" title="{title}">&#10003;&#8201;{label}</span>'
         where = f'id="{self.anchor}-at" href="#{self.anchor}"' if in_text else f'href="#{self.anchor}-at"'
+        # the visible text is the link's name (what a screen reader says); the title describes it
         return (
-            f'<a class="nnb-mark nnb-mark-{self.kind}" {where} title="{title}" '
-            f'aria-label="{title}">&#10003;&#8201;{label}&#8201;{self.number}</a>'
+            f'<a class="nnb-mark nnb-mark-{self.kind}" {where} title="{title}">'
+            f"&#10003;&#8201;{label}&#8201;{self.number}</a>"
         )
 
     def what_html(self):

@@ -429,11 +429,9 @@ def check_numeric(expr, values, got, what="formula against lib", rtol=1e-12, ato
     got: what lib computed, of shape B + expr.shape.  Passes where |got - want| <= rtol |want| + atol
     (relative, so a tail value of 1e-300 must be right to rtol too).  Returns the ledger entry.
     """
-    if isinstance(values, (list, tuple)) and callable(got):  # first edition: (expr, symbols, fn, samples)
-        samples = np.atleast_2d(np.asarray(what, dtype=float))
-        values = {s: samples[:, i] for i, s in enumerate(values)}
-        got = np.broadcast_to(np.asarray(got(*values.values()), dtype=float), (samples.shape[0],))
-        what, rtol, atol = "formula against lib (first-edition call)", max(rtol, 1e-10), max(atol, 1e-12)
+    if not isinstance(values, dict):
+        raise ValueError(f"check_numeric ({what}) expects values as a dict {{symbol: array}}, got "
+                         f"{type(values).__name__} (the first edition's (expr, symbols, fn, samples) is gone)")
     want = evaluate(expr, values, modules)
     got = np.asarray(got, dtype=float)
     if got.shape != want.shape:
@@ -451,8 +449,9 @@ def check_numeric(expr, values, got, what="formula against lib", rtol=1e-12, ato
                          "sample where it is defined")
     bad = ~(np.abs(got - want) <= rtol * np.abs(want) + atol)
     err = np.abs(got - want)
-    scale = np.where(want != 0, np.abs(want), 1.0)
-    rel = err / scale
+    # the relative error reported is over normal values; tinier ones passed through atol
+    normal = np.abs(want) >= np.finfo(float).tiny
+    rel = np.where(normal, err / np.where(normal, np.abs(want), 1.0), 0.0)
     if bad.any():
         i = np.unravel_index(np.argmax(np.where(bad, rel, -1)), bad.shape)
         raise AssertionError(f"{what}: lib gives {float(got[i])!r} where the formula gives {float(want[i])!r} "

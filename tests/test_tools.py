@@ -37,9 +37,12 @@ def test_derivation_rejects_a_wrong_step():
 
 def test_check_numeric_catches_disagreement():
     x = sp.symbols("x")
-    check_numeric(sp.tanh(x), [x], np.tanh, np.linspace(-3, 3, 7)[:, None])
+    xs = np.linspace(-3, 3, 7)
+    check_numeric(sp.tanh(x), {x: xs}, np.tanh(xs), "tanh")
     with pytest.raises(AssertionError):
-        check_numeric(sp.tanh(x), [x], np.sin, np.linspace(-3, 3, 7)[:, None])
+        check_numeric(sp.tanh(x), {x: xs}, np.sin(xs), "tanh against sin")
+    with pytest.raises(ValueError, match="first edition"):
+        check_numeric(sp.tanh(x), [x], np.tanh, xs[:, None])
 
 
 def test_perceptron_converges_on_separable_data(rng):
