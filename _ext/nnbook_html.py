@@ -110,8 +110,23 @@ def _register_hidden_cells(app):
     app.add_node(HiddenCellNode, override=True, singlehtml=(_skip, None))
 
 
+def _share_html_visitors(app):
+    """Let the single-page builder (make pdf) render every node the HTML builder can.
+
+    Sphinx looks up a node's visitors under the builder's name and falls back to its format
+    ("html") only when no extension registered any for that name. sphinx-exercise registers
+    some for "singlehtml", so sphinx-proof's html-only nodes (definitions, theorems) would have
+    none there and the PDF build stops.
+    """
+    handlers = app.registry.translation_handlers
+    single = handlers.setdefault("singlehtml", {})
+    for node, pair in handlers.get("html", {}).items():
+        single.setdefault(node, pair)
+
+
 def setup(app):
     _register_hidden_cells(app)
+    app.connect("builder-inited", _share_html_visitors)
     os.environ["NNBOOK_BOOK_BUILD"] = "1"  # lib.widgets.BOOK_BUILD_ENV
     app.connect("config-inited", _add_static)
     app.add_css_file("nnbook-print.css", media="print")

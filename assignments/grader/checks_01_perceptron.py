@@ -10,7 +10,7 @@ from lib.symbolic import is_zero
 
 from .trusted import Fail, array, close, finite_differences, items, number, rng
 
-ALLOWED_LIB = ("data", "gradcheck", "symbolic")       # what the setup cell imports
+ALLOWED_LIB = ("data", "gradcheck", "ledger", "symbolic")  # what the setup cell imports (symbolic needs ledger)
 RESULTS = ("w_exp", "b_exp", "mistakes", "converged", "test_acc", "bound")
 TARGETS = {"w_exp": ("u_true",), "b_exp": ("u_true",)}
 
