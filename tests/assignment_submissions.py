@@ -337,3 +337,52 @@ def tamper_always_equal(release, assignment):
 
 TAMPERING = {"rebind": tamper_rebind, "ast_hook": tamper_ast_hook, "trace": tamper_trace, "lib": tamper_lib,
              "copy": tamper_copy, "always_equal": tamper_always_equal}
+
+
+# ------------------------------------------------------------------------------------------
+# 08_gan (chapter 8): its own block, so that the additions for other assignments merge cleanly
+
+DIFFERENT["08_gan"] = {
+    "part1_answer": """
+d_star = a / (a + b)                      # by hand: a / D = b / (1 - D), checked below
+assert sp.simplify(sp.diff(objective, D).subs(D, d_star)) == 0
+dsat_dz = -1 / (1 + sp.exp(-z))
+dns_dz = -sp.exp(-z) / (1 + sp.exp(-z))
+""",
+    "part2_discriminator": """
+def discriminator_loss(z_real, z_fake):
+    def softplus(t):                      # log(1 + e^t) without overflow
+        return np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))
+
+    def sig(t):
+        e = np.exp(-np.abs(t))
+        return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    n, m = len(z_real), len(z_fake)
+    loss = softplus(-z_real).sum() / n + softplus(z_fake).sum() / m
+    return loss, -sig(-z_real) / n, sig(z_fake) / m
+""",
+    "part2_generator": """
+def generator_loss(z_fake):
+    total, grad = 0.0, np.zeros(len(z_fake))
+    for i, t in enumerate(z_fake):
+        if t >= 0:
+            total += np.log1p(np.exp(-t))
+            grad[i] = -np.exp(-t) / (1.0 + np.exp(-t))
+        else:
+            total += -t + np.log1p(np.exp(t))
+            grad[i] = -1.0 / (1.0 + np.exp(t))
+    return total / len(z_fake), grad / len(z_fake)
+""",
+    "part3_answer": """
+def wasserstein_1d(a, b):
+    pairs = zip(sorted(a), sorted(b))
+    return sum(abs(p - q) for p, q in pairs) / len(a)
+""",
+    "part4_answer": """
+w1_covering, w1_gaussian, w1_collapsed = (wasserstein_1d(x_real, other)
+                                          for other in (x_covering, x_gaussian, x_collapsed))
+""",
+}
+TOP_LEVEL["08_gan"] = ["d_star", "dsat_dz", "dns_dz", "w1_covering", "w1_gaussian", "w1_collapsed"]
+COPIES["08_gan"] = "w1_covering = 0.09\nw1_gaussian = float(x_real.std() - x_gaussian.std() + 0.74)\nw1_collapsed = 2.0"
+LIB_MODULES = LIB_MODULES + ("gan",)   # tamper_lib: delegate to lib.gan's losses and distance too

@@ -75,6 +75,13 @@ BREAKS = {
     "03_cnn": [Break("part4_backward", "+= dout[:, :, i, j]", "-= dout[:, :, i, j]",
                      frozenset({"part4_backward_tests"}), "dx is not each window's dout")],
 }
+# 08_gan (chapter 8): its own block, so that the additions for other assignments merge cleanly
+BREAKS["08_gan"] = [
+    Break("part2_discriminator", "return float(loss), -sig_minus_real", "return float(loss), sig_minus_real",
+          frozenset({"part2_discriminator_tests"}), "dz_real is not dL_D/dz_real"),
+    Break("part2_generator", "np.mean(np.logaddexp(0.0, -z_fake))", "np.mean(-np.log(1.0 / (1.0 + np.exp(-z_fake))))",
+          frozenset({"part2_generator_tests"}), "contains NaN or infinity"),
+]
 TAMPERING = sorted(subs.TAMPERING)
 # The cell timeout is the same for every assignment and costs 2 x 30 s (the kernel's and the grader's),
 # so one assignment is enough to test it.
