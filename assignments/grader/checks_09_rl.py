@@ -160,9 +160,10 @@ def draw_lake(rng, size=5, holes=0.2):
 
 
 def fresh_experiment(r):
-    """A lake drawn anew.  Over 500 drawn lakes, the reference (tol 1e-10, gamma 0.95) needed 154 to 309
-    sweeps, and its greedy policy's exact value at the start was never below the optimum by more than
-    2e-14 (the check allows 1e-8); the optimum at the start ranged from 0.007 to 0.36."""
+    """A lake drawn anew.  Measured on 500 lakes (draw_lake with default_rng(0..499)): lib.rl's value
+    iteration (tol 1e-10, gamma 0.95) needed 154 to 309 sweeps, and the exact value at the start of its
+    greedy policy differed from the optimum (value iteration to 1e-15) by at most 2e-14, on every lake
+    (the check allows 1e-8 below it); the optimum at the start ranged from 0.007 to 0.36."""
     lake_rows = draw_lake(r)
     p_lake, r_lake = make_lake(lake_rows)
     return {"data_rng": {"__rng__": int(r.integers(2**31))}, "lake_rows": lake_rows,
