@@ -386,3 +386,63 @@ w1_covering, w1_gaussian, w1_collapsed = (wasserstein_1d(x_real, other)
 TOP_LEVEL["08_gan"] = ["d_star", "dsat_dz", "dns_dz", "w1_covering", "w1_gaussian", "w1_collapsed"]
 COPIES["08_gan"] = "w1_covering = 0.09\nw1_gaussian = float(x_real.std() - x_gaussian.std() + 0.74)\nw1_collapsed = 2.0"
 LIB_MODULES = LIB_MODULES + ("gan",)   # tamper_lib: delegate to lib.gan's losses and distance too
+# ---- 09_rl (chapter 9): its own block, so that merging other assignments' entries stays clean ----
+DIFFERENT["09_rl"] = {
+    "part1_answer": """
+P_pi = sp.Matrix([[0, 1, 0], [1, 0, 1], [0, 1, 0]]) / 2      # the uniform policy's moves inside the corridor
+r_pi = sp.Matrix([1, 0, 2]) / 2                                  # only the exits pay
+v_pi = sp.simplify((sp.eye(3) - gamma * P_pi).inv() * r_pi)
+
+
+def q_entry(s, a):
+    nxt = s - 1 if a == 0 else s + 1
+    if nxt < 0:
+        return sp.Integer(1)
+    if nxt > 2:
+        return sp.Integer(2)
+    return gamma * v_pi[nxt]
+
+
+q_pi = sp.Matrix(3, 2, q_entry)
+""",
+    "part2_forward": """
+def categorical_forward(z, actions):
+    rows = np.arange(np.shape(z)[0])
+    log_norm = np.logaddexp.reduce(z, axis=1)             # log sum_j exp(z_j), computed stably
+    probs = np.exp(z - log_norm[:, None])
+    return z[rows, actions] - log_norm, {"p": probs, "a": np.asarray(actions)}
+""",
+    "part2_backward": """
+def categorical_backward(dlogp, cache):
+    onehot = np.eye(cache["p"].shape[1])[cache["a"]]
+    return (onehot - cache["p"]) * np.reshape(dlogp, (-1, 1))
+""",
+    "part3_answer": """
+import itertools
+
+
+def value_iteration(p, r, gamma, tol=1e-10):
+    v = np.zeros(len(r))
+    for sweeps in itertools.count(1):
+        q = r + gamma * np.einsum("sat,t->sa", p, v)
+        v, old = q.max(axis=1), v
+        if np.abs(v - old).max() <= tol:
+            break
+    q = r + gamma * np.einsum("sat,t->sa", p, v)
+    policy = np.zeros_like(r)
+    policy[np.arange(len(r)), q.argmax(axis=1)] = 1.0
+    return v, policy, sweeps
+""",
+    "part4_answer": """
+v_lake, policy_lake, sweeps_lake = value_iteration(p_lake, r_lake, GAMMA)
+chosen = policy_lake.argmax(axis=1)
+states = np.arange(len(r_lake))
+system = np.identity(len(states)) - GAMMA * p_lake[states, chosen, :]
+v_greedy = np.linalg.solve(system, r_lake[states, chosen])
+""",
+}
+TOP_LEVEL["09_rl"] = ["v_pi", "q_pi", "v_lake", "policy_lake", "sweeps_lake", "v_greedy"]
+COPIES["09_rl"] = ("v_lake = np.full(len(r_lake), 0.5)\npolicy_lake = np.eye(4)[np.zeros(len(r_lake), dtype=int)]\n"
+                   "sweeps_lake = 200\nv_greedy = v_lake.copy()")
+LIB_MODULES += ("rl",)   # tamper_lib: delegate value_iteration and the categorical policy to lib.rl
+# ---- end of 09_rl ----

@@ -82,6 +82,15 @@ BREAKS["08_gan"] = [
     Break("part2_generator", "np.mean(np.logaddexp(0.0, -z_fake))", "np.mean(-np.log(1.0 / (1.0 + np.exp(-z_fake))))",
           frozenset({"part2_generator_tests"}), "contains NaN or infinity"),
 ]
+# ---- 09_rl (chapter 9): its own block, so that merging other assignments' entries stays clean ----
+BREAKS["09_rl"] = [
+    Break("part2_backward", "dz = -np.exp(log_probs)", "dz = np.exp(log_probs)",
+          frozenset({"part2_backward_tests"}), "dz is not dL/dz"),
+    Break("part3_answer", "if change <= tol:", "if change < tol / 10:",
+          frozenset({"part3_tests"}), "the number of sweeps is not"),
+    Break("part1_answer", "half * 2)", "half * 4)", frozenset({"part1_tests"}), "v_pi does not solve"),
+]
+# ---- end of 09_rl ----
 TAMPERING = sorted(subs.TAMPERING)
 # The cell timeout is the same for every assignment and costs 2 x 30 s (the kernel's and the grader's),
 # so one assignment is enough to test it.
