@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 PAGES = toc_pages()
 
 READ_BACK = """
+if (typeof MathJax === "undefined" || !MathJax.startup || !MathJax.startup.document) return [0, []];
 const found = [];
 for (const item of MathJax.startup.document.math) {
   const mml = MathJax.startup.toMML(item.root);
