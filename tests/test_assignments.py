@@ -75,6 +75,10 @@ BREAKS = {
     "03_cnn": [Break("part4_backward", "+= dout[:, :, i, j]", "-= dout[:, :, i, j]",
                      frozenset({"part4_backward_tests"}), "dx is not each window's dout")],
 }
+# ----- 07_gnn (chapter 7's assignment) -----
+BREAKS["07_gnn"] = [Break("part1_answer", "(xs[i] - xs[j]) ** 2", "(xs[i] + xs[j]) ** 2",
+                          frozenset({"part1_tests"}), "edge_sum is not the sum")]
+# ----- end of 07_gnn -----
 TAMPERING = sorted(subs.TAMPERING)
 # The cell timeout is the same for every assignment and costs 2 x 30 s (the kernel's and the grader's),
 # so one assignment is enough to test it.
