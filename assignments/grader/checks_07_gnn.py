@@ -105,8 +105,11 @@ CLUB = nx.karate_club_graph()
 
 
 def fresh_experiment(r):
-    """The club in a new random order.  The reference (lib.graph) recipe of Part 4 gives, over 3000
-    orders, an accuracy on the 32 unlabelled members of at least SEE_BELOW; the threshold is 85 %."""
+    """The club in a new random order.  Part 4's recipe with lib.graph's layer (reference_training,
+    rng(0) as in the notebook), measured over the 3000 orders drawn from seeds 0-2999: accuracy on
+    the 32 unlabelled members 96.7 % on average (sd 1.0 points), lowest 84.4 % (27 of 32, two
+    orders), none below 80 %; the threshold is 80 % (26 of 32).  The order changes which rows of w1
+    meet which member, so it acts as a new initialisation."""
     order = r.permutation(CLUB.number_of_nodes())
     return {"data_rng": {"__rng__": int(r.integers(2**31))}, "order": order,
             "adj": nx.to_numpy_array(CLUB, nodelist=[int(i) for i in order], weight=None),
