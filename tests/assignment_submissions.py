@@ -339,6 +339,73 @@ TAMPERING = {"rebind": tamper_rebind, "ast_hook": tamper_ast_hook, "trace": tamp
              "copy": tamper_copy, "always_equal": tamper_always_equal}
 
 
+# ----- 07_gnn (chapter 7's assignment) -----
+DIFFERENT["07_gnn"] = {
+    "part1_answer": """
+L = sp.Matrix(4, 4, lambda i, j: sum(A.row(i)) if i == j else -A[i, j])
+edge_sum = sp.Integer(0)
+for i in range(4):
+    for j in range(i + 1, 4):
+        edge_sum += A[i, j] * (xs[i] - xs[j]) ** 2      # absent edges have A[i, j] = 0
+degrees = [2, 3, 2]                                     # of the path with self-loops, counted by hand
+a_renorm = sp.Matrix(3, 3, lambda i, j: sp.sqrt(sp.Rational(1, degrees[i] * degrees[j])) if abs(i - j) <= 1 else 0)
+""",
+    "part2_answer": """
+def renormalize(a):
+    m = a + np.identity(a.shape[0])
+    d = np.diag(m.sum(axis=0) ** -0.5)
+    return d @ m @ d
+
+
+def gcn_forward(x, a_hat, w, b):
+    out = np.einsum("ij,jd,dm->im", a_hat, x, w) + b[None, :]
+    return out, {"x": x, "a": a_hat, "w": w}
+""",
+    "part3_answer": """
+def gcn_backward(dout, cache):
+    x, a, w = cache["x"], cache["a"], cache["w"]
+    dx = np.einsum("ji,jm,dm->id", a, dout, w)
+    dw = np.einsum("ij,jd,im->dm", a, x, dout)
+    return dx, dw, np.einsum("im->m", dout)
+""",
+    "part4_answer": """
+def train_gcn(a_hat, x, y, labelled, rng, hidden=32, lr=0.3, epochs=200):
+    d = x.shape[1]
+    w1 = np.sqrt(2.0 / d) * rng.standard_normal((d, hidden))
+    w2 = np.sqrt(2.0 / hidden) * rng.standard_normal((hidden, 2))
+    b1, b2 = np.zeros(hidden), np.zeros(2)
+    onehot = np.zeros((len(y), 2))
+    onehot[labelled, y[labelled]] = 1.0
+    mask = np.zeros((len(y), 1))
+    mask[labelled] = 1.0 / len(labelled)
+    losses = []
+    for epoch in range(epochs):
+        pre, c1 = gcn_forward(x, a_hat, w1, b1)
+        z, c2 = gcn_forward(pre * (pre > 0), a_hat, w2, b2)
+        log_p = z - np.logaddexp(z[:, :1], z[:, 1:])
+        losses.append(-float(np.sum(mask * onehot * log_p)))
+        g_hidden, g_w2, g_b2 = gcn_backward(mask * (np.exp(log_p) - onehot), c2)
+        g_x, g_w1, g_b1 = gcn_backward(np.where(pre > 0, g_hidden, 0.0), c1)
+        w1 = w1 - lr * g_w1
+        b1 = b1 - lr * g_b1
+        w2 = w2 - lr * g_w2
+        b2 = b2 - lr * g_b2
+    return w1, b1, w2, b2, losses
+
+
+a_hat = renormalize(adj)
+w1, b1, w2, b2, losses = train_gcn(a_hat, x_feat, y, labelled, np.random.default_rng(0))
+hidden_club = np.maximum(a_hat @ x_feat @ w1 + b1, 0.0)
+guess = (a_hat @ hidden_club @ w2 + b2).argmax(axis=1)
+others = [k for k in range(len(y)) if k not in set(labelled.tolist())]
+test_acc = sum(int(guess[k] == y[k]) for k in others) / len(others)
+""",
+}
+TOP_LEVEL["07_gnn"] = ["L", "edge_sum", "a_renorm", "a_hat", "w1", "b1", "w2", "b2", "losses", "test_acc"]
+COPIES["07_gnn"] = ("w1, b1, w2, b2 = np.eye(34, 32), np.zeros(32), np.ones((32, 2)), np.zeros(2); "
+                    "losses = [0.0] * 200; test_acc = np.mean(y == y)")
+LIB_MODULES += ("graph",)   # tamper_lib delegates gcn_forward and gcn_backward to lib.graph
+# ----- end of 07_gnn -----
 # ------------------------------------------------------------------------------------------
 # 08_gan (chapter 8): its own block, so that the additions for other assignments merge cleanly
 

@@ -75,6 +75,10 @@ BREAKS = {
     "03_cnn": [Break("part4_backward", "+= dout[:, :, i, j]", "-= dout[:, :, i, j]",
                      frozenset({"part4_backward_tests"}), "dx is not each window's dout")],
 }
+# ----- 07_gnn (chapter 7's assignment) -----
+BREAKS["07_gnn"] = [Break("part1_answer", "(xs[i] - xs[j]) ** 2", "(xs[i] + xs[j]) ** 2",
+                          frozenset({"part1_tests"}), "edge_sum is not the sum")]
+# ----- end of 07_gnn -----
 # 08_gan (chapter 8): its own block, so that the additions for other assignments merge cleanly
 BREAKS["08_gan"] = [
     Break("part2_discriminator", "return float(loss), -sig_minus_real", "return float(loss), sig_minus_real",
