@@ -59,11 +59,10 @@ def test_axe_finds_no_serious_or_critical_violation(visit, driver, axe_source, d
     assert not bad, f"{docname}:\n{describe(bad)}"
 
 
-# Figures that have no alt text of their own yet (MyST-NB's default alt is the image's file name;
-# an interactive figure without alt= falls back to its title), at the time of writing: the
-# chapters' authors add "mystnb": {"image": {"alt": ...}} to each figure cell and alt= to each
-# explore(...) call, and then these entries go.  A page with more than its entry fails.
-KNOWN_WITHOUT_ALT = {"chapters/01_perceptron": 7, "chapters/02_backprop": 6, "chapters/03_cnn": 4}
+# Figures allowed to lack alt text of their own (MyST-NB's default alt is the image's file name;
+# an interactive figure without alt= falls back to its title): none.  Every figure cell carries
+# "mystnb": {"image": {"alt": ...}} and every explore(...) call alt=; a page with more fails.
+KNOWN_WITHOUT_ALT = {}
 
 
 def figures_without_alt(main):
