@@ -9,7 +9,6 @@ which a busy machine disturbs less.  torch gets as many threads as NumPy's BLAS 
 """
 import argparse
 import platform
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -21,6 +20,7 @@ BLAS = [p for p in threadpool_info() if p["user_api"] == "blas"]
 THREADS = BLAS[0]["num_threads"]
 
 import torch  # noqa: E402  (after the BLAS probe, on purpose)
+from timing import median_times  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -33,19 +33,6 @@ CASES = [
 ]
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-9), np.float32: dict(rtol=2e-4, atol=2e-4)}
 
-
-def median_times(fns, repeats, warmup=2):
-    """Median and minimum seconds of each function; runs are interleaved so machine noise hits both sides alike."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, t in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times], [float(np.min(t)) for t in times]
 
 
 def agree(name, ours, theirs, dtype):

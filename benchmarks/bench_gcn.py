@@ -10,7 +10,6 @@ disturbs less.  Single-threaded by default (--threads sets NumPy's BLAS and torc
 """
 import argparse
 import platform
-import time
 import warnings
 
 import numpy as np
@@ -21,20 +20,8 @@ from lib import graph
 BLAS = [p for p in threadpool_info() if p["user_api"] == "blas"]  # before torch brings its own pools
 
 import torch  # noqa: E402  (after the BLAS probe, on purpose)
+from timing import median_times  # noqa: E402
 
-
-def median_times(fns, repeats, warmup=1):
-    """Median and minimum seconds of each function, runs interleaved so machine noise hits all alike."""
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, t in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times], [float(np.min(t)) for t in times]
 
 
 def main():
@@ -85,7 +72,7 @@ def main():
     print(f"GCN layer fwd+bwd, N = {n}, mean degree {args.degree:g} ({a_sparse.nnz} nonzeros with self-loops), "
           f"{d} -> {d} features, float64; threads: {args.threads}; median of {args.repeats} runs, "
           "outputs and gradients checked equal first")
-    (medians, minima) = median_times(list(sides.values()), args.repeats)
+    (medians, minima) = median_times(list(sides.values()), args.repeats, warmup=1)
     print("| side | ms (median) | / lib sparse | / lib sparse, minima |")
     print("| --- | ---: | ---: | ---: |")
     for name, t, m in zip(sides, medians, minima):
