@@ -271,7 +271,7 @@ class Derivation:
                     "If SymPy evaluated the start on construction, start from an unevaluated form "
                     "(sp.Derivative, sp.Integral, sp.Sum, evaluate=False)."
                 )
-        _prove(self.steps[-1][0], expr, what)
+        _prove(self.steps[-1][0], expr, what, refuse_same=False)  # the loop above refused repeats
         self.steps.append((expr, note))
         if self.entry is None:
             self.entry = ledger.record("symbolic", "derivation of", "", latex(self.lhs), show=False, shown=True)
