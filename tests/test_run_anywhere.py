@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import reader_notebooks  # noqa: E402
 
-CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+# A chapter is chapters/NN_slug.ipynb, or a folder chapters/NN_slug/ of two or three notebooks.
+CHAPTERS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +135,7 @@ def _problems(chapter):
 def test_chapter_reads_the_same_in_jupyter_and_starts_with_the_setup_cell(chapter):
     """No unconverted glue role, no myst_nb import, a set-up cell that matches _config.yml."""
     found = [p for p in _problems(chapter) if "glues only later" not in p]
-    assert not found, f"run `.venv/bin/python tools/reader_notebooks.py chapters/*.ipynb`: {found}"
+    assert not found, f"run `.venv/bin/python tools/reader_notebooks.py chapters/*.ipynb chapters/*/*.ipynb`: {found}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.stem)
