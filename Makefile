@@ -42,8 +42,18 @@ $(AXE):
 	rm -rf tests/browser/npm-axe
 
 # Executes the notebooks (Jupyter Book's cache re-runs only those that changed) and builds
-# the HTML into _build/html; any Sphinx warning is an error.
+# the HTML into _build/html; any Sphinx warning is an error.  Jupyter Book executes the chapters
+# one after the other, so jupyter-cache's own parallel executor runs the changed ones first, one
+# per core, into the same cache (with the book build's NNBOOK_BOOK_BUILD=1, which makes the
+# widgets precompute their frames); the build then reads them from the cache.  A notebook that
+# fails there is not cached, so the build runs it again and reports its error.
+NOTEBOOKS := $(wildcard chapters/*.ipynb chapters/*/*.ipynb)
+JCACHE    := JUPYTERCACHE=_build/.jupyter_cache NNBOOK_BOOK_BUILD=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+             MKL_NUM_THREADS=1 $(BIN)/jcache
 book: $(STAMP) $(MATHJAX)
+	mkdir -p _build/.jupyter_cache
+	$(JCACHE) notebook add $(NOTEBOOKS) >/dev/null
+	$(JCACHE) project execute --executor local-parallel --timeout 120 || true
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 
 # The book a teacher gives to students: every exercise, no solution (neither the prose ones nor
@@ -56,16 +66,19 @@ book-without-solutions: $(STAMP) $(MATHJAX)
 	ln -sfn $(abspath _build/.jupyter_cache) $(STUDENT_BUILD)/_build/.jupyter_cache
 	NNBOOK_SOLUTIONS=omit $(BIN)/jupyter-book build . --path-output $(STUDENT_BUILD) --warningiserror --keep-going
 
-# The book build and the printed book (above and below), then lib's unit tests and every notebook
-# under chapters/ through nbval, then the browser tests of the built book.
+# The book build and the printed book (above and below), then lib's unit tests, the assignments,
+# and every notebook under chapters/ through nbval, then the browser tests of the built book.
+# The notebooks run under nbval once, in tests/test_run_anywhere.py: each copied alone into an empty
+# folder, in a fresh virtual environment made from requirements.txt (`make test-notebooks` runs
+# them under nbval in .venv instead, where they are).
 # Two pytest workers on two cores, each with one BLAS thread so they do not oversubscribe; --dist loadfile
-# keeps all cells of a notebook (nbval makes each cell a test) on one worker and so in one kernel,
-# and each test file on one worker: tests/test_run_anywhere.py makes its fresh virtual environment
-# once, tests/test_reader_book.py builds its small book once.
+# keeps each test file on one worker: tests/test_run_anywhere.py makes its fresh virtual environment
+# once, tests/test_reader_book.py builds its small book once, tests/test_assignments.py grades each
+# assignment once.
 # The browser tests (tests/browser): the built book's pages, axe-core on every page, the PDF's
 # margins and outline, and chapter 1 in a live JupyterLab.
 test: $(STAMP) book pdf browser
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests chapters
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests
 	$(BROWSER_TESTS)
 
 test-lib: $(STAMP)
