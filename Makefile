@@ -78,7 +78,7 @@ book-without-solutions: $(STAMP) $(MATHJAX)
 # The browser tests (tests/browser): the built book's pages, axe-core on every page, the PDF's
 # margins and outline, and chapter 1 in a live JupyterLab.
 test: $(STAMP) book pdf browser
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25 tests
 	$(BROWSER_TESTS)
 
 test-lib: $(STAMP)
@@ -106,7 +106,7 @@ browser: $(AXE)
 # a bookmarked outline; chapter 1 runs in JupyterLab with live widgets and its glued numbers in
 # the prose.  Screenshots and axe reports go to _build/browser/.  Skips (except with CI=true)
 # where there is no Chromium.
-BROWSER_TESTS = NNBOOK_CHROMIUM=$(CHROMIUM) NNBOOK_CHROMEDRIVER=$(CHROMEDRIVER) $(BIN)/python -m pytest tests/browser -rs
+BROWSER_TESTS = NNBOOK_CHROMIUM=$(CHROMIUM) NNBOOK_CHROMEDRIVER=$(CHROMEDRIVER) $(BIN)/python -m pytest tests/browser -rs --durations=10
 test-browser: $(STAMP) book pdf browser
 	$(BROWSER_TESTS)
 
