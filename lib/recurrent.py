@@ -409,8 +409,12 @@ class LSTM(_Recurrent):
 
 
 class GRU(_Recurrent):
-    """A GRU layer: forward(x, h0=None) -> h (N, T, H)."""
+    """A GRU layer: forward(x, h0=None) -> h (N, T, H).  update_bias > 0 starts z near 1 (keep h)."""
     gates = 3
+
+    def __init__(self, d_in, hidden, rng, update_bias=0.0, **kw):
+        super().__init__(d_in, hidden, rng, **kw)
+        self.b[:hidden] = update_bias
 
     def forward(self, x, h0=None):
         out, self.cache = gru_forward(x, self._h0(x, h0), self.wx, self.wh, self.b)
