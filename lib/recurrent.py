@@ -634,3 +634,21 @@ def measured_receptive_field(kernel, dilations, steps=64, channels=1):
     for cache in reversed(caches):
         dout = causal_conv1d_backward(dout, cache)[0]
     return int(np.count_nonzero(np.abs(dout[0]).sum(axis=1)))
+
+
+def per_sample_grads(forward, backward, args, dout, batched=(0, 1)):
+    """Run a forward/backward pair on one sample at a time and stack every gradient over the batch.
+
+    args: the pair's arguments; those at the indices in batched have the batch as first axis
+    (x, h0, c0), the others (weights) are shared.  dout: (N, ...).  Returns a tuple of arrays
+    (N, ...): a weight's gradient for each sample alone, which is what a per-sample formula
+    (chapter 5's SymPy derivations) gives; the batch's gradient is their sum.
+    """
+    n = len(dout)
+    rows = []
+    for i in range(n):
+        one = [a[i:i + 1] if k in batched else a for k, a in enumerate(args)]
+        _, cache = forward(*one)
+        grads = backward(dout[i:i + 1], cache)
+        rows.append([g[0] if k in batched else g for k, g in enumerate(grads)])
+    return tuple(np.stack([r[k] for r in rows]) for k in range(len(rows[0])))

@@ -242,3 +242,14 @@ def test_a_small_lstm_learns_to_recall_the_first_symbol():
         R.clip_grad_norm(grads, 5.0)
         opt.step(model.params(), grads)
     assert loss < 0.2
+
+
+def test_per_sample_grads_sum_to_the_batch_gradient(rng):
+    args = seq_args(rng, 1)
+    out, cache = R.rnn_forward(*args)
+    dout = rng.standard_normal(out.shape)
+    batch = R.rnn_backward(dout, cache)
+    each = R.per_sample_grads(R.rnn_forward, R.rnn_backward, args, dout)
+    np.testing.assert_allclose(each[0], batch[0], rtol=1e-12)       # dx is per sample already
+    for k in (2, 3, 4):
+        np.testing.assert_allclose(each[k].sum(axis=0), batch[k], rtol=1e-12)

@@ -90,3 +90,14 @@ def test_greedy_decoding_equals_teacher_forcing_on_its_own_outputs(rng):
 def test_a_short_recall_run_beats_chance():
     acc = S.train_recall("gru", 5, seed=0, iters=60, test=200)
     assert acc > 0.9   # measured 1.0: five steps are easy for every cell
+
+
+def test_chapter_5_figures_return_figures():
+    import matplotlib
+
+    from lib import seqplots
+    matplotlib.use("Agg")
+    figs = [seqplots.gradient_norms({"a": [1.0, 0.5, 0.0]}, "t"),
+            seqplots.accuracy_strip({"rnn": [0.2, 0.3, 0.25, 0.3, 0.2]}, chance=0.25),
+            seqplots.temperature_frame("the cat sees the moon.", np.full(4, 0.25), list("ab c"), 0.5, "the ")]
+    assert all(isinstance(f, matplotlib.figure.Figure) for f in figs)
