@@ -12,6 +12,7 @@ import numpy as np
 from scipy.special import expit
 
 from lib import init
+from lib.losses import softmax_cross_entropy
 from lib.nn import Module, Sequential
 
 
@@ -362,7 +363,8 @@ class _Recurrent(Module):
         g = self.gates * hidden
         self.hidden = hidden
         self.wx = init.get(init_name)((d_in, g), rng)
-        self.wh = orthogonal((hidden, g), rng) if recurrent_init == "orthogonal" else init.get(recurrent_init)((hidden, g), rng)
+        make_wh = orthogonal if recurrent_init == "orthogonal" else init.get(recurrent_init)
+        self.wh = make_wh((hidden, g), rng)
         self.b = np.zeros(g)
 
     def params(self):
@@ -571,8 +573,8 @@ def sequence_cross_entropy(logits, y):
     logits = np.asarray(logits, dtype=float)
     y = np.asarray(y)
     if logits.ndim != 3 or y.shape != logits.shape[:2]:
-        raise ValueError(f"sequence_cross_entropy expects logits (N, T, C) and y (N, T), got {logits.shape} and {y.shape}")
-    from lib.losses import softmax_cross_entropy
+        raise ValueError(f"sequence_cross_entropy expects logits (N, T, C) and y (N, T), "
+                         f"got {logits.shape} and {y.shape}")
     n, t, c = logits.shape
     loss, dz = softmax_cross_entropy(logits.reshape(n * t, c), y.reshape(n * t))
     return loss, dz.reshape(n, t, c)
