@@ -4,12 +4,13 @@ Run it with `make bench` (which builds benchmarks/.venv from benchmarks/requirem
 Every case first asserts that lib and torch agree on outputs and gradients, so both sides
 do the same work; then each side runs REPEATS times, interleaved, and the medians are printed
 with the ratio lib / torch (below 1 means lib is faster), and the ratio of the fastest runs,
-which a busy machine disturbs less.  torch gets as many threads as NumPy's BLAS has
-(--threads sets both).
+which a busy machine disturbs less.  Single-threaded by default (benchmarks/timing.py sets
+the pools before NumPy and torch start them); --threads sets NumPy's BLAS and torch alike.
 """
 import argparse
 import platform
 
+import timing  # noqa: I001  (first: it sets the thread pools' size before NumPy and torch start them)
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -17,13 +18,12 @@ from lib import conv
 
 # read before torch is imported: torch brings its own OpenMP/BLAS pools
 BLAS = [p for p in threadpool_info() if p["user_api"] == "blas"]
-THREADS = BLAS[0]["num_threads"]
 
 import torch  # noqa: E402  (after the BLAS probe, on purpose)
 from timing import median_times  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-torch.set_num_threads(THREADS)
+timing.set_threads()
 
 # name, x shape (N, C, H, W), w shape (F, C, KH, KW), pad
 CASES = [
@@ -95,7 +95,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per side and case (median reported)")
     parser.add_argument("--cases", default="abc", help="which cases to run, e.g. 'ac'")
     parser.add_argument("--dtypes", default="float64,float32", help="comma-separated, e.g. float32")
-    parser.add_argument("--threads", type=int, default=THREADS, help="threads for both NumPy's BLAS and torch")
+    parser.add_argument("--threads", type=int, default=timing.THREADS,
+                        help="threads for both NumPy's BLAS and torch (default 1)")
     args = parser.parse_args()
     threadpool_limits(args.threads, user_api="blas")
     torch.set_num_threads(args.threads)

@@ -12,6 +12,7 @@ import argparse
 import platform
 import warnings
 
+import timing  # noqa: I001  (first: it sets the thread pools' size before NumPy and torch start them)
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -30,7 +31,7 @@ def main():
     parser.add_argument("--degree", type=float, default=10.0, help="mean degree of the random graph")
     parser.add_argument("--features", type=int, default=64, help="D = M, input and output features")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per side (median reported)")
-    parser.add_argument("--threads", type=int, default=1, help="threads for both NumPy's BLAS and torch")
+    parser.add_argument("--threads", type=int, default=timing.THREADS, help="threads for both NumPy's BLAS and torch")
     args = parser.parse_args()
     threadpool_limits(args.threads, user_api="blas")
     torch.set_num_threads(args.threads)
