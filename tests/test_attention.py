@@ -275,3 +275,19 @@ def test_sequence_model_gradients_and_short_training(rng):
         A.reversal_task(3, 4, 5, 0)
     with pytest.raises(ValueError, match="targets"):
         A.sequence_loss(np.zeros((2, 3, 4)), np.zeros((2, 2), int))
+
+
+def test_attnplots_return_figures(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from lib import attnplots
+
+    w = softmax(rng.standard_normal((5, 5)))
+    figs = [attnplots.weights_frame(w, 2, "t"), attnplots.attention_grid([w, w], ["a", "b"], "s"),
+            attnplots.saturation([4, 16], {"a": np.ones((5, 2)), "b": np.ones((5, 2))},
+                                 {"a": np.ones((5, 2)), "b": np.ones((5, 2))}),
+            attnplots.patches_figure(np.zeros((8, 8)), np.zeros((16, 4)), 2)]
+    assert all(isinstance(f, Figure) for f in figs)
