@@ -1,5 +1,7 @@
 """Attention and the transformer block as forward/backward pairs (chapter 6).
 
+Token embeddings and the sequence cross-entropy are chapter 5's (lib.recurrent).
+
 Shapes: a sequence batch is (N, T, D): N sequences, T positions, D features (the model width).
 Queries are (..., T_q, d_k), keys (..., T_k, d_k), values (..., T_k, d_v); the leading axes
 (batch, heads) are shared.  A mask is boolean, True where a query may look at a key, of shape
@@ -11,6 +13,7 @@ import numpy as np
 from lib import init
 from lib.activations import relu, softmax, softmax_backward
 from lib.nn import Module
+from lib.recurrent import embedding_backward, embedding_forward, sequence_cross_entropy  # chapter 5's
 
 
 # ----- scoring functions: attention as a weighted mean (section 6.1) ---------------------------
@@ -198,7 +201,7 @@ def multihead_backward(dout, cache):
     return dxq, dxkv, dwq, dwk, dwv, dwo
 
 
-# ----- positional encoding, layer normalisation, embeddings (sections 6.6-6.7) -------------------
+# ----- positional encoding, layer normalisation, patches (sections 6.7, 6.8, 6.11) ---------------
 
 
 def positional_encoding(t, d, base=10000.0):
@@ -251,25 +254,6 @@ def layernorm_backward(dout, cache):
     dx = inv_std * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
     axes = tuple(range(dout.ndim - 1))
     return dx, (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
-
-
-def embedding_forward(ids, w):
-    """out = W[ids]: one row of w (V, D) per token id.  ids: integers (...,).  Returns out (..., D)."""
-    ids = np.asarray(ids)
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"embedding expects integer token ids, got dtype {ids.dtype}")
-    if np.ndim(w) != 2 or (ids.size and (ids.min() < 0 or ids.max() >= w.shape[0])):
-        raise ValueError(f"embedding expects w (V, D) and ids in 0..V-1, got w {np.shape(w)} and ids in "
-                         f"{ids.min() if ids.size else '-'}..{ids.max() if ids.size else '-'}")
-    return w[ids], (ids, w.shape)
-
-
-def embedding_backward(dout, cache):
-    """dW: each token's row collects the gradients of every position that used it."""
-    ids, shape = cache
-    dw = np.zeros(shape)
-    np.add.at(dw, ids.ravel(), np.reshape(dout, (-1, shape[1])))
-    return dw
 
 
 def image_to_patches(images, p):
@@ -431,18 +415,7 @@ def reversal_task(n, t, vocab, rng):
     return x, x[:, ::-1].copy()
 
 
-def sequence_loss(logits, y):
-    """Mean cross-entropy over every position: logits (N, T, C), integer targets (N, T).
-
-    Returns the loss and dL/dlogits (N, T, C)."""
-    from lib.losses import softmax_cross_entropy
-
-    logits = np.asarray(logits, dtype=float)
-    if logits.ndim != 3 or np.shape(y) != logits.shape[:2]:
-        raise ValueError(f"sequence_loss expects logits (N, T, C) and targets (N, T), got {logits.shape} "
-                         f"and {np.shape(y)}")
-    loss, dz = softmax_cross_entropy(logits.reshape(-1, logits.shape[2]), np.asarray(y).ravel())
-    return loss, dz.reshape(logits.shape)
+sequence_loss = sequence_cross_entropy  # mean cross-entropy over every position (chapter 5)
 
 
 def exact_match(logits, y):
