@@ -13,6 +13,9 @@ def weights_frame(weights, query, title):
     ax1.set_ylabel("query position $i$")
     ax1.set_title(title, fontsize=9)
     ax2.bar(np.arange(t_k), weights[query], color="tab:blue")
+    for ax, n in ((ax1, t_k), (ax2, t_k)):
+        ax.set_xticks(np.arange(n), [str(j + 1) for j in range(n)])  # positions counted from 1
+    ax1.set_yticks(np.arange(t_q), [str(i + 1) for i in range(t_q)])
     ax2.set_ylim(0, 1)
     ax2.set_xlabel("key position $j$")
     ax2.set_title(f"weights $\\alpha_{{{query + 1}j}}$ of query {query + 1}", fontsize=9)
@@ -72,6 +75,8 @@ def patches_figure(image, tokens, p):
     ax.set_title("image and its patches", fontsize=9)
     ax = fig.add_subplot(1, 2, 2)
     ax.imshow(tokens.T, cmap="gray_r", aspect="auto")
+    ax.set_xticks(np.arange(0, n, 2))
+    ax.set_yticks(np.arange(p * p))
     ax.set_xlabel("token (patch in reading order)")
     ax.set_ylabel("pixel within the patch")
     ax.set_title(f"{n} tokens of {p * p} pixels", fontsize=9)
