@@ -513,3 +513,75 @@ COPIES["09_rl"] = ("v_lake = np.full(len(r_lake), 0.5)\npolicy_lake = np.eye(4)[
                    "sweeps_lake = 200\nv_greedy = v_lake.copy()")
 LIB_MODULES += ("rl",)   # tamper_lib: delegate value_iteration and the categorical policy to lib.rl
 # ---- end of 09_rl ----
+# ---- 06_attention (chapter 6): its own block, so that merging other assignments' entries stays clean ----
+DIFFERENT["06_attention"] = {
+    "part1_answer": """
+total = sum(sp.exp(zj) for zj in z)
+jac_softmax = sp.zeros(3, 3)
+for i in range(3):
+    for j in range(3):   # by hand: d/dz_j e^{z_i} / S = p_i (1[i = j] - p_j)
+        jac_softmax[i, j] = sp.exp(z[i]) / total * ((1 if i == j else 0) - sp.exp(z[j]) / total)
+c, s = sp.cos(omega * k), sp.sin(omega * k)
+rotation = sp.Matrix([[c, s], [-s, c]])
+""",
+    "part2_answer": """
+def attention_forward(q, k, v, mask=None):
+    d_k = q.shape[2]
+    n, tq, tk = q.shape[0], q.shape[1], k.shape[1]
+    weights = np.zeros((n, tq, tk))
+    for b in range(n):
+        scores = np.einsum("id,jd->ij", q[b], k[b]) / np.sqrt(d_k)
+        for i in range(tq):
+            row = scores[i].copy()
+            allowed = np.ones(tk, bool) if mask is None else np.asarray(mask[i], bool)
+            top = row[allowed].max()
+            e = np.where(allowed, np.exp(np.where(allowed, row - top, 0.0)), 0.0)
+            weights[b, i] = e / e.sum()
+    return np.einsum("bij,bjd->bid", weights, v), {"w": weights, "q": q, "k": k, "v": v}
+""",
+    "part3_answer": """
+def attention_backward(dout, cache):
+    w, q, k, v = cache["w"], cache["q"], cache["k"], cache["v"]
+    dv = np.einsum("bij,bid->bjd", w, dout)
+    dw = np.einsum("bid,bjd->bij", dout, v)
+    inner = np.einsum("bij,bij->bi", dw, w)[:, :, None]
+    dscores = w * dw - w * inner
+    dscores = dscores / np.sqrt(q.shape[2])
+    return np.einsum("bij,bjd->bid", dscores, k), np.einsum("bij,bid->bjd", dscores, q), dv
+""",
+    "part4_answer": """
+def train_reverser(pe, x, y, rng, lr=2.0, epochs=150):
+    n, t = x.shape
+    width = pe.shape[1]
+    wq = 0.5 * rng.standard_normal((width, width))
+    wk = 0.5 * rng.standard_normal((width, width))
+    values = np.zeros((n, t, V))
+    values[np.arange(n)[:, None], np.arange(t)[None, :], x] = 1.0
+    rows, cols = np.arange(n)[:, None], np.arange(t)[None, :]
+    losses = []
+    for epoch in range(epochs):
+        queries = np.repeat((pe @ wq)[None], n, axis=0)
+        keys = np.repeat((pe @ wk)[None], n, axis=0)
+        out, cache = attention_forward(queries, keys, values)
+        target_prob = out[rows, cols, y]
+        losses.append(float(np.sum(-np.log(target_prob)) / (n * t)))
+        grad_out = np.zeros(out.shape)
+        grad_out[rows, cols, y] = -1.0 / (n * t) / target_prob
+        dq, dk, dv = attention_backward(grad_out, cache)
+        wq = wq - lr * np.einsum("td,ntm->dm", pe, dq)
+        wk = wk - lr * np.einsum("td,ntm->dm", pe, dk)
+    return wq, wk, losses
+
+
+wq, wk, losses = train_reverser(pe, x_train, y_train, np.random.default_rng(0))
+correct = 0
+for seq, target in zip(x_test, y_test):
+    out_one, _ = attention_forward((pe @ wq)[None], (pe @ wk)[None], np.eye(V)[seq][None])
+    correct += int(all(out_one[0].argmax(axis=1) == target))
+test_acc = correct / len(x_test)
+""",
+}
+TOP_LEVEL["06_attention"] = ["jac_softmax", "rotation", "wq", "wk", "losses", "test_acc"]
+COPIES["06_attention"] = "wq = np.eye(D)\nwk = np.eye(D)[::-1]\nlosses = [0.0] * 150\ntest_acc = 1.0"
+LIB_MODULES += ("attention",)   # tamper_lib: delegate attention_forward and attention_backward to lib.attention
+# ---- end of 06_attention ----

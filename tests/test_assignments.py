@@ -95,6 +95,12 @@ BREAKS["09_rl"] = [
     Break("part1_answer", "half * 2)", "half * 4)", frozenset({"part1_tests"}), "v_pi does not solve"),
 ]
 # ---- end of 09_rl ----
+# ---- 06_attention (chapter 6): its own block, so that merging other assignments' entries stays clean ----
+BREAKS["06_attention"] = [
+    Break("part1_answer", "[-sp.sin(k * omega), sp.cos(k * omega)]", "[sp.sin(k * omega), sp.cos(k * omega)]",
+          frozenset({"part1_tests"}), "rotation does not map"),
+]
+# ---- end of 06_attention ----
 TAMPERING = sorted(subs.TAMPERING)
 # The cell timeout is the same for every assignment and costs 2 x 30 s (the kernel's and the grader's),
 # so one assignment is enough to test it.
