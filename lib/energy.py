@@ -1,6 +1,6 @@
 """Energy-based models: the Hopfield network, the binary RBM and the deep belief network (chapter 4).
 
-Hopfield states are spins s in {-1, +1}^D; RBM units are bits v in {0, 1}^D (visible) and
+Hopfield states are spins a in {-1, +1}^D; RBM units are bits v in {0, 1}^D (visible) and
 h in {0, 1}^H (hidden), with weights w (D, H), visible bias b (D,) and hidden bias c (H,).
 A batch of states has samples as rows.  Exact quantities (log Z, the log-likelihood gradient)
 enumerate every state of the smaller layer, so they are for models with at most 20 units there.
@@ -15,12 +15,12 @@ MAX_ENUMERATED = 20   # 2^20 states: about a second of work, and 8 MB per unit
 
 # ---------------------------------------------------------------- Hopfield network
 
-def _spins(s, name="s"):
-    s = np.asarray(s, dtype=float)
-    if s.ndim not in (1, 2) or not np.all(np.abs(s) == 1.0):
+def _spins(a, name="a"):
+    a = np.asarray(a, dtype=float)
+    if a.ndim not in (1, 2) or not np.all(np.abs(a) == 1.0):
         raise ValueError(f"{name} should hold spins -1 or +1 in an array of shape (D,) or (N, D), "
-                         f"got shape {s.shape} with values {np.unique(s)[:5]}")
-    return s
+                         f"got shape {a.shape} with values {np.unique(a)[:5]}")
+    return a
 
 
 def _hopfield_weights(w, d):
@@ -44,71 +44,75 @@ def hebbian_weights(patterns):
     return w
 
 
-def hopfield_energy(s, w, b=None):
-    """E(s) = -1/2 s^T W s - b^T s for spins s (N, D) or (D,).  Returns (N,) or a float."""
-    s = _spins(s)
-    d = s.shape[-1]
+def hopfield_energy(a, w, b=None):
+    """E(a) = -1/2 a^T W a - b^T a for states a (N, D) or (D,) of spins -1 or +1.  Returns (N,) or a float."""
+    a = _spins(a)
+    d = a.shape[-1]
     w = _hopfield_weights(w, d)
     b = np.zeros(d) if b is None else np.asarray(b, dtype=float)
-    e = -0.5 * np.einsum("...i,ij,...j->...", s, w, s) - s @ b
-    return float(e) if s.ndim == 1 else e
+    e = -0.5 * np.einsum("...i,ij,...j->...", a, w, a) - a @ b
+    return float(e) if a.ndim == 1 else e
 
 
-def hopfield_update(s, w, b, i):
-    """Asynchronous update of unit i in every row of s (N, D): s_i <- sign(w_i . s + b_i).
+def hopfield_update(a, w, b, i):
+    """Asynchronous update of unit i in every row of a (N, D): a_i <- sign(z_i), z_i = w_i . a + b_i.
 
     sign(0) is taken as +1 (the book's step 1[z >= 0]).  Returns the new states (a copy).
     """
-    s = _spins(s).copy()
-    d = s.shape[-1]
+    a = _spins(a).copy()
+    d = a.shape[-1]
     w = _hopfield_weights(w, d)
     b = np.zeros(d) if b is None else np.asarray(b, dtype=float)
     if not 0 <= i < d:
         raise ValueError(f"unit index i should be in [0, {d}), got {i}")
-    field = s @ w[:, i] + b[i]
-    s[..., i] = np.where(field >= 0, 1.0, -1.0)
-    return s
+    field = a @ w[:, i] + b[i]
+    a[..., i] = np.where(field >= 0, 1.0, -1.0)
+    return a
 
 
-def hopfield_recall(s, w, rng, b=None, max_sweeps=100):
+def hopfield_recall(a, w, rng, b=None, max_sweeps=100):
     """Run asynchronous updates in random order until no unit changes (or max_sweeps sweeps).
 
-    s: (N, D) start states (updated in parallel, each row an independent network with the same
+    a: (N, D) start states (updated in parallel, each row an independent network with the same
     order of units).  Returns (states (N, D), number of sweeps made).
     """
-    s = np.atleast_2d(_spins(s)).copy()
-    d = s.shape[1]
+    a = np.atleast_2d(_spins(a)).copy()
+    d = a.shape[1]
     w = _hopfield_weights(w, d)
     b = np.zeros(d) if b is None else np.asarray(b, dtype=float)
     for sweep in range(1, max_sweeps + 1):
         changed = False
         for i in rng.permutation(d):
-            new = np.where(s @ w[:, i] + b[i] >= 0, 1.0, -1.0)
-            changed = changed or bool(np.any(new != s[:, i]))
-            s[:, i] = new
+            new = np.where(a @ w[:, i] + b[i] >= 0, 1.0, -1.0)
+            changed = changed or bool(np.any(new != a[:, i]))
+            a[:, i] = new
         if not changed:
-            return s, sweep
-    return s, max_sweeps
+            return a, sweep
+    return a, max_sweeps
 
 
-def flip_spins(s, fraction, rng):
-    """A corrupted copy of s (N, D): round(fraction * D) spins of each row flipped at random."""
-    s = np.atleast_2d(_spins(s)).copy()
+def flip_spins(a, fraction, rng):
+    """A corrupted copy of a (N, D): round(fraction * D) spins of each row flipped at random."""
+    a = np.atleast_2d(_spins(a)).copy()
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction should be in [0, 1], got {fraction}")
-    k = int(round(fraction * s.shape[1]))
-    for row in s:
-        row[rng.choice(s.shape[1], k, replace=False)] *= -1
-    return s
+    k = int(round(fraction * a.shape[1]))
+    for row in a:
+        row[rng.choice(a.shape[1], k, replace=False)] *= -1
+    return a
 
 
-def recall_overlap(n_units, n_patterns, rng, flip=0.0):
-    """Store n_patterns random patterns by Hebb's rule, start from each (with a fraction flip of its
-    spins flipped), run to a fixed point, and return the mean overlap (1/D) s . xi with the pattern."""
+def recall_overlap(n_units, n_patterns, rng, flip=0.0, max_sweeps=100, n_cues=None):
+    """Store n_patterns random patterns by Hebb's rule, start from n_cues of them (all by default) with a
+    fraction flip of their spins flipped, run to a fixed point, and return the mean overlap (1/D) a . xi
+    between the final state and the pattern it started from."""
+    if n_patterns < 1 or n_units < 2:
+        raise ValueError(f"need at least one pattern and two units, got {n_patterns} and {n_units}")
     xi = rng.choice([-1.0, 1.0], size=(n_patterns, n_units))
     w = hebbian_weights(xi)
-    end, _ = hopfield_recall(flip_spins(xi, flip, rng), w, rng)
-    return float(np.mean(np.sum(end * xi, axis=1)) / n_units)
+    cues = xi[:n_patterns if n_cues is None else min(n_cues, n_patterns)]
+    end, _ = hopfield_recall(flip_spins(cues, flip, rng), w, rng, max_sweeps=max_sweeps)
+    return float(np.mean(np.sum(end * cues, axis=1)) / n_units)
 
 
 # ---------------------------------------------------------------- RBM: shapes and values
@@ -380,3 +384,20 @@ def dbn_transform(x, layers):
     for w, _, c in layers:
         a = p_h_given_v(a, w, c)
     return a
+
+
+def dbn_classifier(layers, n_classes, rng):
+    """A multilayer perceptron (lib.nn) with sigmoid hidden layers initialised from a pre-trained DBN
+    (each layer's w and hidden bias c) and a new linear output layer of n_classes scores, ready for
+    fine-tuning with backpropagation (chapter 2)."""
+    from lib import nn
+
+    sizes = [layers[0][0].shape[0]] + [w.shape[1] for w, _, _ in layers] + [n_classes]
+    for (w, _, _), (up, _, _) in zip(layers, layers[1:]):
+        if w.shape[1] != up.shape[0]:
+            raise ValueError(f"stacked layers must match: {w.shape} is followed by {up.shape}")
+    model = nn.mlp(sizes, rng, activation="sigmoid")
+    for linear, (w, _, c) in zip(model.layers[0::2], layers):
+        linear.w[...] = w
+        linear.b[...] = c
+    return model

@@ -32,15 +32,15 @@ def test_hebbian_weights_symmetric_zero_diagonal_and_patterns_stable():
 
 def test_asynchronous_update_never_raises_the_energy():
     rng = np.random.default_rng(1)
-    a = rng.standard_normal((12, 12))
-    w = a + a.T
+    m = rng.standard_normal((12, 12))
+    w = m + m.T
     np.fill_diagonal(w, 0.0)
     b = rng.standard_normal(12)
-    s = rng.choice([-1.0, 1.0], size=(50, 12))
+    a = rng.choice([-1.0, 1.0], size=(50, 12))
     for i in rng.integers(0, 12, 200):
-        new = energy.hopfield_update(s, w, b, i)
-        assert np.all(energy.hopfield_energy(new, w, b) <= energy.hopfield_energy(s, w, b) + 1e-12)
-        s = new
+        new = energy.hopfield_update(a, w, b, i)
+        assert np.all(energy.hopfield_energy(new, w, b) <= energy.hopfield_energy(a, w, b) + 1e-12)
+        a = new
 
 
 def test_recall_from_a_corrupted_cue():
@@ -221,3 +221,26 @@ def test_rbm_errors():
         energy.train_rbm(np.full((3, 4), 2.0), 3, rng)
     with pytest.raises(ValueError, match="dout"):
         energy.free_energy_backward(np.ones(3), energy.free_energy_forward(np.ones((2, 4)), w, b, c)[1])
+
+
+def test_dbn_classifier_copies_the_pretrained_layers():
+    rng = np.random.default_rng(15)
+    layers = [tiny(rng, 8, 6), tiny(rng, 6, 3)]
+    model = energy.dbn_classifier(layers, 4, rng)
+    assert np.array_equal(model.layers[0].w, layers[0][0]) and np.array_equal(model.layers[2].b, layers[1][2])
+    x = rng.random((5, 8))
+    assert np.allclose(model.layers[3].forward(model.layers[2].forward(model.layers[1].forward(
+        model.layers[0].forward(x)))), energy.dbn_transform(x, layers))
+    assert model.forward(x).shape == (5, 4)
+    with pytest.raises(ValueError, match="stacked layers must match"):
+        energy.dbn_classifier([tiny(rng, 8, 6), tiny(rng, 5, 3)], 4, rng)
+
+
+def test_image_panels_returns_a_figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lib import energyplots
+    fig = energyplots.image_panels([np.zeros((3, 64)), np.ones((4, 64))], ["a", "b"], cols=2, symmetric=[True, False])
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    with pytest.raises(ValueError, match="one title per panel"):
+        energyplots.image_panels([np.zeros((3, 64))], ["a", "b"])
