@@ -338,7 +338,7 @@ def train_rbm(x, n_hidden, rng, epochs=10, lr=0.1, batch_size=10, k=1, persisten
 
     x: (N, D) data in [0, 1] (binarised data for a binary RBM; probabilities are accepted as the
     positive phase's v, as for a DBN's upper layers).  Each minibatch takes one step of size lr
-    along the estimate.  PCD keeps one chain per minibatch row, started from the data.
+    along the estimate.  PCD keeps one chain per minibatch row, started from random bits.
     callback(epoch, w, b, c), if given, is called after every epoch.  Returns (w, b, c).
     """
     x = _bits(x, "x")

@@ -244,3 +244,10 @@ def test_image_panels_returns_a_figure():
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
     with pytest.raises(ValueError, match="one title per panel"):
         energyplots.image_panels([np.zeros((3, 64))], ["a", "b"])
+
+
+def test_recall_overlap_with_fewer_cues_and_errors():
+    rng = np.random.default_rng(16)
+    assert energy.recall_overlap(100, 5, rng, flip=0.1, n_cues=2) == 1.0   # load 0.05: both cues recalled
+    with pytest.raises(ValueError, match="at least one pattern"):
+        energy.recall_overlap(100, 0, rng)
