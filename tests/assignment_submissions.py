@@ -585,3 +585,70 @@ TOP_LEVEL["06_attention"] = ["jac_softmax", "rotation", "wq", "wk", "losses", "t
 COPIES["06_attention"] = "wq = np.eye(D)\nwk = np.eye(D)[::-1]\nlosses = [0.0] * 150\ntest_acc = 1.0"
 LIB_MODULES += ("attention",)   # tamper_lib: delegate attention_forward and attention_backward to lib.attention
 # ---- end of 06_attention ----
+# ---- 04_rbm_dbn (chapter 4): its own block, so that merging other assignments' entries stays clean ----
+DIFFERENT["04_rbm_dbn"] = {
+    "part1_answer": """
+z = c + w1 * v1 + w2 * v2                 # worked out by hand: the b.v factor cancels
+p_h_on = 1 / (1 + sp.exp(-z))
+free_energy_expr = -(b1 * v1 + b2 * v2) - sp.log(1 + sp.exp(z))
+dF_dw1 = -v1 * sp.exp(z) / (1 + sp.exp(z))
+assert sp.simplify(p_h_on - sp.exp(-energy(1)) / (sp.exp(-energy(0)) + sp.exp(-energy(1)))) == 0
+""",
+    "part2_forward": """
+def free_energy_forward(v, w, b, c):
+    z = np.dot(v, w) + c[None, :]
+    soft = np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))   # log(1 + e^z) without overflow
+    return -(v * b).sum(axis=1) - soft.sum(axis=1), {"v": v, "z": z}
+""",
+    "part2_backward": """
+def free_energy_backward(dout, cache):
+    v, z = cache["v"], cache["z"]
+    sig = 0.5 * (1.0 + np.tanh(0.5 * z))      # sigma(z), finite for any z
+    dw = np.zeros((v.shape[1], z.shape[1]))
+    for n in range(len(v)):
+        dw -= dout[n] * np.outer(v[n], sig[n])
+    return dw, -(dout[:, None] * v).sum(axis=0), -(dout[:, None] * sig).sum(axis=0)
+""",
+    "part3_answer": """
+def log_partition(w, b, c):
+    import itertools
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=w.shape[0])))
+    f = free_energy_forward(states, w, b, c)[0]
+    return float(-f.min() + np.log(np.exp(-(f - f.min())).sum()))
+""",
+    "part4_answer": """
+def exact_gradient(v, w, b, c):
+    import itertools
+    d = w.shape[0]
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=d)))
+    sig = lambda a: 1.0 / (1.0 + np.exp(-a))
+    log_p = -free_energy_forward(states, w, b, c)[0] - log_partition(w, b, c)
+    p = np.exp(log_p)
+    ph_data, ph_model = sig(v @ w + c), sig(states @ w + c)
+    dw = v.T @ ph_data / len(v) - (states * p[:, None]).T @ ph_model
+    db = v.mean(axis=0) - p @ states
+    dc = ph_data.mean(axis=0) - p @ ph_model
+    return dw, db, dc
+""",
+    "part5_answer": """
+def train_exact(v, n_hidden, rng, steps, lr):
+    params = [0.1 * rng.standard_normal((v.shape[1], n_hidden)), np.zeros(v.shape[1]), np.zeros(n_hidden)]
+    step = 0
+    while step < steps:
+        grads = exact_gradient(v, *params)
+        params = [p + lr * g for p, g in zip(params, grads)]
+        step += 1
+    return tuple(params)
+
+
+w_fit, b_fit, c_fit = train_exact(v_train, 4, np.random.default_rng(0), 200, 0.5)
+ll_fit = float(-free_energy_forward(v_train, w_fit, b_fit, c_fit)[0].mean() - log_partition(w_fit, b_fit, c_fit))
+p_ones = v_train.mean(axis=0)
+ll_independent = float(np.sum(p_ones * np.log(p_ones) + (1 - p_ones) * np.log(1 - p_ones)))
+""",
+}
+TOP_LEVEL["04_rbm_dbn"] = ["p_h_on", "free_energy_expr", "dF_dw1", "w_fit", "b_fit", "c_fit", "ll_fit"]
+COPIES["04_rbm_dbn"] = ("w_fit, b_fit, c_fit = np.zeros((6, 4)), np.zeros(6), np.zeros(4); "
+                        "ll_fit = float(v_train.mean() - 3.1)")
+LIB_MODULES += ("energy",)   # tamper_lib: delegate free_energy_forward/backward, log_partition, exact_gradient
+# ---- end of 04_rbm_dbn ----

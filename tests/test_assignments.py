@@ -101,6 +101,14 @@ BREAKS["06_attention"] = [
           frozenset({"part1_tests"}), "rotation does not map"),
 ]
 # ---- end of 06_attention ----
+# ---- 04_rbm_dbn (chapter 4): its own block, so that merging other assignments' entries stays clean ----
+BREAKS["04_rbm_dbn"] = [
+    Break("part1_answer", "weights[1] / (weights[0] + weights[1])", "weights[0] / (weights[0] + weights[1])",
+          frozenset({"part1_tests"}), "p_h_on is not"),
+    Break("part5_answer", "for _ in range(steps):", "for _ in range(steps + 1):",
+          frozenset({"part5_tests"}), "does not follow Part 5's recipe"),
+]
+# ---- end of 04_rbm_dbn ----
 TAMPERING = sorted(subs.TAMPERING)
 # The cell timeout is the same for every assignment and costs 2 x 30 s (the kernel's and the grader's),
 # so one assignment is enough to test it.
