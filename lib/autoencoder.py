@@ -19,6 +19,7 @@ import numpy as np
 
 from lib import linear, losses, nn
 from lib.activations import sigmoid
+from lib.gradcheck import numerical_gradient, rel_error
 
 TINY = np.finfo(float).tiny
 
@@ -383,6 +384,17 @@ def make_vae(d, latent, rng, hidden=64, activation="relu", beta=1.0):
     enc = nn.Sequential(nn.Linear(d, hidden, rng, "he"), nn.Activation(activation))
     dec = nn.mlp([latent, hidden, d], rng, activation=activation)
     return VAE(enc, dec, hidden, latent, rng, beta=beta)
+
+
+def gradient_error(model, loss, h=1e-6):
+    """The largest relative error between a model's gradients and central finite differences.
+
+    loss() runs the model's forward and backward passes and returns the scalar loss (for a VAE,
+    with fixed eps, so that it is a deterministic function of the parameters).
+    """
+    loss()
+    grads = {k: g.copy() for k, g in model.grads().items()}
+    return max(rel_error(grads[k], numerical_gradient(lambda _: loss(), p, h)) for k, p in model.params().items())
 
 
 def train(model, x, optimizer, rng, epochs=10, batch_size=64):

@@ -225,25 +225,18 @@ def test_elbo_loss_errors(rng):
         ae.elbo_loss(np.zeros((3, 4)), np.zeros((3, 5)), z, z)
 
 
-def _model_fd(model, loss, rng):
-    """Largest relative error of a model's gradients against finite differences of its loss."""
-    loss()
-    grads = {k: g.copy() for k, g in model.grads().items()}
-    return max(rel_error(grads[k], numerical_gradient(lambda _: loss(), p)) for k, p in model.params().items())
-
-
 @pytest.mark.parametrize("beta, q", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.3)])
 def test_autoencoder_gradients(beta, q, rng):
     model = ae.make_autoencoder(6, 3, rng, hidden=(5,), activation="tanh", beta=beta, rho=0.1, q=q)
     x = rng.random((4, 6))
     x_in = ae.corrupt(x, rng, q=q) if q else x
-    assert _model_fd(model, lambda: model.loss(x_in, x)[0], rng) < 1e-7
+    assert ae.gradient_error(model, lambda: model.loss(x_in, x)[0]) < 1e-7
 
 
 def test_vae_gradients_with_fixed_noise(rng):
     model = ae.make_vae(6, 2, rng, hidden=5, activation="tanh", beta=0.8)
     x, eps = (rng.random((4, 6)) < 0.5).astype(float), rng.standard_normal((4, 2))
-    assert _model_fd(model, lambda: model.loss(x, eps=eps)[0], rng) < 1e-7
+    assert ae.gradient_error(model, lambda: model.loss(x, eps=eps)[0]) < 1e-7
 
 
 def test_models_train_and_bound(rng):
@@ -273,3 +266,42 @@ def test_model_errors(rng):
         ae.make_vae(4, 2, np.random.RandomState(0))
     with pytest.raises(ValueError, match="shape"):
         ae.make_vae(4, 2, rng).encode(np.zeros(4))
+
+
+def test_gradient_error_catches_a_wrong_backward(rng, monkeypatch):
+    model = ae.make_autoencoder(5, 3, rng, beta=0.5, rho=0.1)
+    x = rng.random((4, 5))
+    assert ae.gradient_error(model, lambda: model.loss(x, x)[0]) < 1e-7
+    right = ae.kl_sparsity
+
+    def doubled(a, rho):  # the right penalty with twice its gradient: a backward pass the loss does not have
+        p, da = right(a, rho)
+        return p, 2 * da
+
+    monkeypatch.setattr(ae, "kl_sparsity", doubled)
+    assert ae.gradient_error(model, lambda: model.loss(x, x)[0]) > 1e-3
+
+
+def test_plots_return_figures(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib import aeplots
+
+    fig = aeplots.digit_rows([rng.random((5, 64)), rng.random((3, 64))], ["a", "b"])
+    assert isinstance(fig, matplotlib.figure.Figure)
+    grid = aeplots.latent_grid(lambda z: np.full((len(z), 64), 0.5), n=3)
+    assert grid.shape == (26, 26) and np.isnan(grid[8, 0]) and grid[0, 0] == 0.5
+    labels = rng.integers(0, 10, 20)
+    for image, point in [(grid, None), (np.zeros((8, 8)), (0.5, -1.0))]:
+        fig = aeplots.latent_figure(rng.normal(size=(20, 2)), labels, image, point=point)
+        assert isinstance(fig, matplotlib.figure.Figure)
+    plt.close("all")
+    with pytest.raises(ValueError, match="labels"):
+        aeplots.digit_rows([rng.random((5, 64))], ["a", "b"])
+    with pytest.raises(ValueError, match=r"\(T, 64\)"):
+        aeplots.digit_rows([rng.random((5, 63))], ["a"])
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        aeplots.latent_figure(rng.normal(size=(20, 3)), labels, grid)
