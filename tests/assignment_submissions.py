@@ -652,3 +652,75 @@ COPIES["04_rbm_dbn"] = ("w_fit, b_fit, c_fit = np.zeros((6, 4)), np.zeros(6), np
                         "ll_fit = float(v_train.mean() - 3.1)")
 LIB_MODULES += ("energy",)   # tamper_lib: delegate free_energy_forward/backward, log_partition, exact_gradient
 # ---- end of 04_rbm_dbn ----
+# ---- 05_rnn_lstm (chapter 5): its own block, so that merging other assignments' entries stays clean ----
+DIFFERENT["05_rnn_lstm"] = {
+    "part1_answer": """
+tanh_prime = lambda h: 1 - h * h               # tanh'(a) written with the state h = tanh(a)
+delta2 = tanh_prime(h2)
+delta1 = tanh_prime(h1) * w_h * delta2
+dL_dwh = h0 * delta1 + h1 * delta2
+assert is_zero(sp.diff(L, w_h) - dL_dwh)
+dh2_dh0 = sp.Mul(*[w_h * tanh_prime(h) for h in (h1, h2)])
+""",
+    "part2_answer": """
+def rnn_forward(x, h0, wx, wh, b):
+    states = []
+    h = np.asarray(h0, dtype=float)
+    xw = np.einsum("ntd,dh->nth", x, wx) + b      # the input part of every step at once
+    for t in range(x.shape[1]):
+        h = np.tanh(xw[:, t, :] + np.dot(h, wh))
+        states.append(h)
+    return np.stack(states, axis=1), {"x": x, "h0": h0, "wx": wx, "wh": wh, "h": np.stack(states, axis=1)}
+""",
+    "part3_answer": """
+def rnn_backward(dh, cache):
+    x, wx, wh, h = cache["x"], cache["wx"], cache["wh"], cache["h"]
+    previous = np.concatenate([cache["h0"][:, None, :], h[:, :-1, :]], axis=1)
+    deltas = np.zeros_like(h)
+    back = np.zeros(h.shape[::2])
+    for t in range(h.shape[1] - 1, -1, -1):
+        deltas[:, t] = (1.0 - np.square(h[:, t])) * (back + dh[:, t])
+        back = np.dot(deltas[:, t], wh.T)
+    dx = np.einsum("nth,dh->ntd", deltas, wx)
+    dwx = np.einsum("ntd,nth->dh", x, deltas)
+    dwh = np.einsum("ntk,nth->kh", previous, deltas)
+    return dx, back, dwx, dwh, deltas.sum(axis=(0, 1))
+""",
+    "part4_answer": """
+def train_rnn(x, y, rng, hidden=16, lr=0.5, epochs=300, clip=5.0):
+    n, steps, d = x.shape
+    params = {"wx": rng.standard_normal((d, hidden)) * np.sqrt(1 / d)}
+    params["wh"] = rng.standard_normal((hidden, hidden)) * np.sqrt(1 / hidden)
+    params["wo"] = rng.standard_normal((hidden, 3)) * np.sqrt(1 / hidden)
+    params["b"], params["bo"] = np.zeros(hidden), np.zeros(3)
+    targets = np.eye(3)[y]
+    losses = []
+    for epoch in range(epochs):
+        states, cache = rnn_forward(x, np.zeros((n, hidden)), params["wx"], params["wh"], params["b"])
+        last = states[:, steps - 1, :]
+        z = last @ params["wo"] + params["bo"]
+        log_p = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
+        losses.append(-float(np.sum(targets * log_p)) / n)
+        dz = (np.exp(log_p) - targets) / n
+        upstream = np.zeros_like(states)
+        upstream[:, steps - 1, :] = dz @ params["wo"].T
+        grads = dict(zip(("wx", "wh", "b"), rnn_backward(upstream, cache)[2:]))
+        grads["wo"], grads["bo"] = last.T @ dz, dz.sum(axis=0)
+        total = np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+        scale = min(1.0, clip / total)
+        for k in params:
+            params[k] = params[k] - lr * scale * grads[k]
+    return params["wx"], params["wh"], params["b"], params["wo"], params["bo"], losses
+
+
+wx, wh, b, wo, bo, losses = train_rnn(x_train, y_train, np.random.default_rng(0))
+final_states, _ = rnn_forward(x_test, np.zeros((len(x_test), 16)), wx, wh, b)
+guess = np.argmax(final_states[:, -1] @ wo + bo, axis=1)
+test_acc = sum(int(g == t) for g, t in zip(guess, y_test)) / len(y_test)
+""",
+}
+TOP_LEVEL["05_rnn_lstm"] = ["delta2", "delta1", "dL_dwh", "dh2_dh0", "wx", "wh", "b", "wo", "bo", "losses", "test_acc"]
+COPIES["05_rnn_lstm"] = ("wx, wh, b, wo, bo = np.ones((3, 16)), np.eye(16), np.zeros(16), np.ones((16, 3)), "
+                         "np.zeros(3); losses = [0.0] * 300; test_acc = np.mean(y_test == y_test)")
+LIB_MODULES += ("recurrent",)   # tamper_lib delegates rnn_forward and rnn_backward to lib.recurrent
+# ---- end of 05_rnn_lstm ----

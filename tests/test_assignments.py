@@ -779,3 +779,11 @@ def test_teachers_guide_runs_as_written(tmp_path):
     sh(py + ["grader.report", assignment])
     problems = json.loads((course / "reports" / f"{assignment}.json").read_text())
     assert problems["failed"] == ["kurt", "mallory"] and problems["tampering"] == ["mallory"]
+# ---- 05_rnn_lstm (chapter 5): its own block, so that merging other assignments' entries stays clean ----
+BREAKS["05_rnn_lstm"] = [
+    Break("part3_answer", "return dx, carry, dwx, dwh, db", "return dx, 0.0 * carry, dwx, dwh, db",
+          frozenset({"part3_tests"}), "is not dL/dh0"),   # Part 4 does not use dh0
+    Break("part1_answer", "dh2_dh0 = (1 - h2 ** 2) * w_h * (1 - h1 ** 2) * w_h", "dh2_dh0 = (1 - h2 ** 2) * w_h",
+          frozenset({"part1_tests"}), "dh2_dh0 is not"),
+]
+# ---- end of 05_rnn_lstm ----
