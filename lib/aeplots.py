@@ -57,7 +57,7 @@ def latent_figure(mu, labels, image, lim=3.0, point=None, titles=("", ""), figsi
         raise ValueError(f"latent_figure expects 2-D latent means (N, 2) and N labels, got {mu.shape} and {len(labels)}")
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1.25, 1]})
     sc = ax0.scatter(mu[:, 0], mu[:, 1], c=labels, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
-    fig.colorbar(sc, ax=ax0, ticks=range(10), label="digit")
+    fig.colorbar(sc, ax=ax0, ticks=range(10), label="digit" if point is None else None)
     ax0.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel=r"$\xi_1$", ylabel=r"$\xi_2$", title=titles[0])
     ax0.set_aspect("equal")
     if point is None:
