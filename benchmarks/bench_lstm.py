@@ -76,7 +76,8 @@ def main():
     for name, a, w in pairs:
         np.testing.assert_allclose(a, w, rtol=1e-9, atol=1e-9 * max(1.0, float(np.abs(w).max())), err_msg=name)
 
-    blas = [p for p in threadpool_info() if p["user_api"] == "blas" and "torch" not in p["filepath"]]
+    blas = sorted((p for p in threadpool_info() if p["user_api"] == "blas" and "torch" not in p["filepath"]),
+                  key=lambda p: "numpy" not in p["filepath"])   # NumPy's own BLAS first (SciPy brings another)
     print(f"numpy {np.__version__} ({blas[0]['internal_api']} {blas[0]['version']}), torch {torch.__version__}, "
           f"{platform.processor() or platform.machine()}")
     print(f"threads: numpy BLAS {blas[0]['num_threads']}, torch {torch.get_num_threads()}; median of {args.repeats} "
