@@ -526,17 +526,11 @@ rotation = sp.Matrix([[c, s], [-s, c]])
 """,
     "part2_answer": """
 def attention_forward(q, k, v, mask=None):
-    d_k = q.shape[2]
-    n, tq, tk = q.shape[0], q.shape[1], k.shape[1]
-    weights = np.zeros((n, tq, tk))
-    for b in range(n):
-        scores = np.einsum("id,jd->ij", q[b], k[b]) / np.sqrt(d_k)
-        for i in range(tq):
-            row = scores[i].copy()
-            allowed = np.ones(tk, bool) if mask is None else np.asarray(mask[i], bool)
-            top = row[allowed].max()
-            e = np.where(allowed, np.exp(np.where(allowed, row - top, 0.0)), 0.0)
-            weights[b, i] = e / e.sum()
+    scores = np.einsum("bid,bjd->bij", q, k) / np.sqrt(q.shape[2])
+    allowed = np.ones(scores.shape[1:], bool) if mask is None else np.asarray(mask, bool)
+    top = np.max(np.where(allowed, scores, -np.inf), axis=2, keepdims=True)
+    e = np.where(allowed, np.exp(np.where(allowed, scores - top, 0.0)), 0.0)   # masked keys: exactly 0
+    weights = e / np.sum(e, axis=2, keepdims=True)
     return np.einsum("bij,bjd->bid", weights, v), {"w": weights, "q": q, "k": k, "v": v}
 """,
     "part3_answer": """
