@@ -161,7 +161,8 @@ assignments-report: $(STAMP)
 clean:
 	rm -rf _build
 
-# lib.conv against PyTorch's CPU kernels (benchmarks/bench_conv.py; the README's Benchmark section).
+# lib against PyTorch's CPU kernels: convolution, GCN layer, LSTM, multi-head attention (benchmarks/; the
+# README's Benchmark section), one thread each by default (--threads 2 for the secondary table).
 # PyTorch lives only in benchmarks/.venv, built from benchmarks/requirements.txt (one pinned CPU
 # wheel); the book's .venv never sees it.
 BENCH_VENV := benchmarks/.venv
@@ -169,6 +170,8 @@ BENCH_VENV := benchmarks/.venv
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/bench_conv.py
 	$(BENCH_VENV)/bin/python benchmarks/bench_gcn.py
+	$(BENCH_VENV)/bin/python benchmarks/bench_lstm.py
+	$(BENCH_VENV)/bin/python benchmarks/bench_attention.py
 
 $(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
