@@ -330,12 +330,17 @@ class Graded:
         return sum(s or 0.0 for per_nb in self.results["scores"][student].values() for s, _ in per_nb.values())
 
 
+# Assignments graded at the same time.  A grading is mostly waiting (for a kernel to start, a
+# subprocess to answer, the runaway loop's timeouts): with two at a time on two cores, the whole
+# suite used about one core on average, so four overlap their waits.
+GRADING_THREADS = 4
+
+
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    """graded(assignment) -> Graded.  The first call starts the grading of every assignment, two at
-    a time in the background (pytest-xdist's --dist loadfile keeps this file on one worker, and each
-    grading is mostly waiting for its subprocesses); a file lock shares the results between workers
-    when the tests are spread otherwise."""
+    """graded(assignment) -> Graded.  The first call starts the grading of every assignment,
+    GRADING_THREADS at a time in the background (pytest-xdist's --dist loadfile keeps this file on
+    one worker); a file lock shares the results between workers when the tests are spread otherwise."""
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
@@ -349,7 +354,7 @@ def graded(tmp_path_factory):
                 grade_everything(assignment, work)
         return Graded(assignment, work / "course", json.loads((work / "results.json").read_text()))
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=GRADING_THREADS) as pool:
         futures = {}
 
         def get(assignment):

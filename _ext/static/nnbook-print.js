@@ -7,12 +7,18 @@
     return document.querySelectorAll('mjx-container[display="true"]');
   }
   function fit() {
-    equations().forEach(function (m) {
-      m.style.zoom = "";
-      // The column is the equation's parent (MyST's div.math, or a cell's LaTeX output): the
-      // container itself may grow as wide as the equation.
-      var avail = m.parentElement ? m.parentElement.clientWidth : 0;
-      var need = Math.max(m.scrollWidth, m.getBoundingClientRect().width);
+    // Reads and writes in separate passes: each read after a write would lay out the whole
+    // (book-long) page again, once per equation.
+    var ms = Array.prototype.slice.call(equations());
+    ms.forEach(function (m) { m.style.zoom = ""; m.classList.remove("nnb-fitted"); });
+    // The column is the equation's parent (MyST's div.math, or a cell's LaTeX output): the
+    // container itself may grow as wide as the equation.
+    var sizes = ms.map(function (m) {
+      return [m.parentElement ? m.parentElement.clientWidth : 0,
+              Math.max(m.scrollWidth, m.getBoundingClientRect().width)];
+    });
+    ms.forEach(function (m, i) {
+      var avail = sizes[i][0], need = sizes[i][1];
       if (avail > 0 && need > avail + 1) {
         m.style.zoom = (Math.floor((avail / need) * 1000) / 1000).toString();
         m.classList.add("nnb-fitted");
