@@ -7,21 +7,21 @@ environment from benchmarks/requirements.txt).  The case: batch 32, length 64, m
 torch.nn.MultiheadAttention (need_weights=False, so it runs scaled_dot_product_attention) and
 torch.autograd.grad.  Both sides are first asserted to agree on the output, dx and the four
 weight gradients; then each runs REPEATS times, interleaved, and the medians and minima are
-printed with their ratio to PyTorch.  Single-threaded by default (--threads sets NumPy's BLAS
-and torch alike).
+printed with their ratio to PyTorch.  Single-threaded by default (benchmarks/timing.py;
+--threads sets NumPy's BLAS and torch alike).
 """
 import argparse
 import platform
 
+import timing  # noqa: I001  (first: it sets the thread pools' size before NumPy and torch start them)
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 from lib import attention
 
 BLAS = [p for p in threadpool_info() if p["user_api"] == "blas"]  # before torch brings its own pools
 
 import torch  # noqa: E402  (after the BLAS probe, on purpose)
-from timing import median_times  # noqa: E402
 
 
 def main():
@@ -31,10 +31,10 @@ def main():
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per side (median reported)")
-    parser.add_argument("--threads", type=int, default=1, help="threads for both NumPy's BLAS and torch")
+    parser.add_argument("--threads", type=int, default=timing.THREADS,
+                        help="threads for both NumPy's BLAS and torch (default 1)")
     args = parser.parse_args()
-    threadpool_limits(args.threads, user_api="blas")
-    torch.set_num_threads(args.threads)
+    timing.set_threads(args.threads)
 
     rng = np.random.default_rng(0)
     n, t, d, h = args.batch, args.length, args.width, args.heads
@@ -65,7 +65,7 @@ def main():
           f"{platform.processor() or platform.machine()}")
     print(f"multi-head self-attention fwd+bwd, batch {n}, length {t}, width {d}, {h} heads, no biases, "
           f"float64; threads: {args.threads}; {args.repeats} runs each, outputs and gradients checked equal first")
-    medians, minima = median_times([lib_side, torch_side], args.repeats)
+    medians, minima = timing.median_times([lib_side, torch_side], args.repeats)
     print("| side | ms (median) | ms (min) | / torch (median) | / torch (min) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name, t_med, t_min in zip(("lib", "torch MHA"), medians, minima):
