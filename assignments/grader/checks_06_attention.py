@@ -5,7 +5,8 @@ import sympy as sp
 from lib import attention as ref
 from lib.symbolic import is_zero
 
-from .trusted import Fail, array, close, finite_differences, items, number, rng
+from .trusted import (Fail, array, by_name, close, finite_differences, items,
+                      number, rel_gap, rng, sym_matrix)
 
 ALLOWED_LIB = ("gradcheck", "ledger", "symbolic")   # what the setup cell imports (lib.symbolic imports lib.ledger)
 RESULTS = ("wq", "wk", "losses", "test_acc")
@@ -16,27 +17,17 @@ POS, K, OMEGA = sp.symbols("p k omega", real=True)
 
 
 def as_ours(e):
-    """The student's symbols (rebuilt from text) replaced by ours, matched by name."""
-    names = {str(v): v for v in (*Z, POS, K, OMEGA)}
-    return e.subs({v: names[str(v)] for v in e.free_symbols if str(v) in names})
-
-
-def matrix(v, name, shape):
-    if not isinstance(v, sp.MatrixBase):
-        raise Fail(f"{name} should be a SymPy Matrix")
-    if v.shape != shape:
-        raise Fail(f"{name} should be a {shape[0]}x{shape[1]} Matrix, got shape {v.shape}")
-    return v
+    return by_name(e, (*Z, POS, K, OMEGA))
 
 
 def part1_tests(ctx):
     st = ctx.student
     zs = sp.Matrix(Z)
     p = zs.applyfunc(sp.exp) / sum(zs.applyfunc(sp.exp))
-    jac = as_ours(matrix(st.get("jac_softmax", defined_in="part1_answer"), "jac_softmax", (3, 3)))
+    jac = as_ours(sym_matrix(st.get("jac_softmax", defined_in="part1_answer"), "jac_softmax", (3, 3)))
     if not is_zero(jac - (sp.diag(*p) - p * p.T)):
         raise Fail("jac_softmax is not the matrix of derivatives dp_i/dz_j of the softmax of z")
-    rot = as_ours(matrix(st.get("rotation", defined_in="part1_answer"), "rotation", (2, 2)))
+    rot = as_ours(sym_matrix(st.get("rotation", defined_in="part1_answer"), "rotation", (2, 2)))
     extra = {str(v) for v in rot.free_symbols} - {"k", "omega"}
     if extra:
         raise Fail(f"rotation may depend on k and omega only, but it also contains {sorted(extra)}")
@@ -149,11 +140,6 @@ def exact_match(pe, wq, wk, x, y):
     n = len(x)
     out, _ = ref.attention_forward(np.broadcast_to(pe @ wq, (n, T, D)), np.broadcast_to(pe @ wk, (n, T, D)), np.eye(V)[x])
     return float(np.mean(np.all(out.argmax(axis=2) == y, axis=1)))
-
-
-def rel_gap(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def part4_tests(ctx):

@@ -6,7 +6,8 @@ import sympy as sp
 from lib import graph as ref
 from lib.symbolic import is_zero
 
-from .trusted import Fail, array, close, finite_differences, items, number, rng
+from .trusted import (Fail, array, by_name, close, finite_differences, items,
+                      number, rel_gap, rng, sym_matrix)
 
 ALLOWED_LIB = ("gradcheck", "ledger", "symbolic")   # what the setup cell imports (lib.symbolic imports lib.ledger)
 RESULTS = ("w1", "b1", "w2", "b2", "losses", "test_acc")
@@ -25,23 +26,13 @@ def weighted_adjacency():
 
 
 def as_ours(e):
-    """The student's symbols (rebuilt from text) replaced by ours, matched by name."""
-    names = {str(v): v for v in (*XS, *WS.values())}
-    return e.subs({v: names[str(v)] for v in e.free_symbols if str(v) in names})
-
-
-def matrix(v, name, shape):
-    if not isinstance(v, sp.MatrixBase):
-        raise Fail(f"{name} should be a SymPy Matrix")
-    if v.shape != shape:
-        raise Fail(f"{name} should be a {shape[0]}x{shape[1]} Matrix, got shape {v.shape}")
-    return v
+    return by_name(e, (*XS, *WS.values()))
 
 
 def part1_tests(ctx):
     st = ctx.student
     a = weighted_adjacency()
-    lap = matrix(st.get("L", defined_in="part1_answer"), "L", (4, 4))
+    lap = sym_matrix(st.get("L", defined_in="part1_answer"), "L", (4, 4))
     if not is_zero(as_ours(lap) - (sp.diag(*[sum(a.row(i)) for i in range(4)]) - a)):
         raise Fail("L is not D - A for the weighted graph of Part 1 (D: the diagonal of weighted degrees)")
     edge_sum = st.get("edge_sum", defined_in="part1_answer")
@@ -52,7 +43,7 @@ def part1_tests(ctx):
         raise Fail("edge_sum is not the sum over the four edges of w_ij (x_i - x_j)^2, each edge once")
     path = sp.Matrix([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
     scale = sp.diag(*[1 / sp.sqrt(sum(path.row(i))) for i in range(3)])
-    a_renorm = matrix(st.get("a_renorm", defined_in="part1_answer"), "a_renorm", (3, 3))
+    a_renorm = sym_matrix(st.get("a_renorm", defined_in="part1_answer"), "a_renorm", (3, 3))
     if any(isinstance(v, sp.Float) for v in sp.preorder_traversal(a_renorm)):
         raise Fail("a_renorm should hold exact entries (Rational, sqrt), not floats")
     if not is_zero(a_renorm - scale * path * scale):
@@ -187,11 +178,6 @@ def part4_tests(ctx):
                    "faction")
     if acc < 0.8:
         raise Fail("the accuracy on the unlabelled members is below the 80% threshold")
-
-
-def rel_gap(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 CHECKS = {"part1_tests": part1_tests, "part2_tests": part2_tests, "part3_tests": part3_tests,

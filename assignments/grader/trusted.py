@@ -307,6 +307,28 @@ def rel_error(a, b):
     return 0.0 if scale == 0 else float(np.max(np.abs(a - b)) / scale)
 
 
+def rel_gap(a, b):
+    """Largest difference of a from the reference b, relative to b's largest entry (a replayed
+    training against the student's own reported result)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def sym_matrix(v, name, shape):
+    if not isinstance(v, sp.MatrixBase):
+        raise Fail(f"{name} should be a SymPy Matrix")
+    if v.shape != shape:
+        raise Fail(f"{name} should be a {shape[0]}x{shape[1]} Matrix, got shape {v.shape}")
+    return v
+
+
+def by_name(e, symbols):
+    """The student's symbols (rebuilt from text) replaced by ours of the same name, so that our
+    assumptions apply."""
+    names = {str(v): v for v in symbols}
+    return e.subs({v: names[str(v)] for v in e.free_symbols if str(v) in names})
+
+
 def close(got, want, name, what, tol=1e-10):
     """got (already validated) against the correct value; the message gives only the relative error."""
     got = np.asarray(got, dtype=float)
